@@ -1,0 +1,1 @@
+"""Which database: one module per dialect, each registering a `Backend`."""

@@ -1,0 +1,59 @@
+"""MySQL and MariaDB through aiomysql."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from harness.backends._driver import missing_driver
+from harness.registry import Registry
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class MySQLBackend:
+    kind: ClassVar[str] = "backend"
+    name: ClassVar[str] = "mysql"
+    driver_hint: ClassVar[str] = "mysql"
+    needs_server: ClassVar[bool] = True
+
+    def check_driver(self) -> str | None:
+        return missing_driver("aiomysql", "mysql")
+
+    def embedded_url(self, directory: Path) -> URL:
+        raise NotImplementedError("MySQL needs a server")
+
+    def database_url(self, server_url: URL, database: str) -> URL:
+        query = dict(server_url.query)
+        # utf8mb4 everywhere: the driver's default charset cannot hold all of Unicode.
+        query.setdefault("charset", "utf8mb4")
+        return server_url.set(database=database, query=query)
+
+    async def create_database(self, admin: AsyncConnection, name: str) -> None:
+        await admin.execute(
+            text(
+                f"CREATE DATABASE {_quote(name)} "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+        )
+
+    async def drop_database(self, admin: AsyncConnection, name: str) -> None:
+        await admin.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)}"))
+
+    async def server_version(self, conn: AsyncConnection) -> str:
+        version = str((await conn.execute(text("SELECT VERSION()"))).scalar_one())
+        product = "MariaDB" if "mariadb" in version.lower() else "MySQL"
+        return f"{product} {version.split('-')[0]}"
+
+    def prepare_engine(self, engine: AsyncEngine) -> None:
+        """Nothing to fix: InnoDB's transactions and savepoints behave (DDL aside)."""
+
+
+def register(registry: Registry) -> None:
+    registry.register(MySQLBackend())

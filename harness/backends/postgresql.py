@@ -1,0 +1,53 @@
+"""PostgreSQL through asyncpg."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from harness.backends._driver import missing_driver
+from harness.registry import Registry
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PostgreSQLBackend:
+    kind: ClassVar[str] = "backend"
+    name: ClassVar[str] = "postgresql"
+    driver_hint: ClassVar[str] = "postgresql"
+    needs_server: ClassVar[bool] = True
+
+    def check_driver(self) -> str | None:
+        return missing_driver("asyncpg", "postgresql")
+
+    def embedded_url(self, directory: Path) -> URL:
+        raise NotImplementedError("PostgreSQL needs a server")
+
+    def database_url(self, server_url: URL, database: str) -> URL:
+        return server_url.set(database=database)
+
+    async def create_database(self, admin: AsyncConnection, name: str) -> None:
+        # template0 + UTF8: the same encoding whatever the server's default locale is.
+        await admin.execute(
+            text(f"CREATE DATABASE {_quote(name)} TEMPLATE template0 ENCODING 'UTF8'")
+        )
+
+    async def drop_database(self, admin: AsyncConnection, name: str) -> None:
+        await admin.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
+
+    async def server_version(self, conn: AsyncConnection) -> str:
+        version = (await conn.execute(text("SHOW server_version"))).scalar_one()
+        return f"PostgreSQL {version}"
+
+    def prepare_engine(self, engine: AsyncEngine) -> None:
+        """Nothing to fix: asyncpg's transactions and savepoints behave."""
+
+
+def register(registry: Registry) -> None:
+    registry.register(PostgreSQLBackend())

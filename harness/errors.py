@@ -1,0 +1,15 @@
+"""Exceptions that carry a message meant for the person running the tests."""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """An error whose message says what went wrong and what to do about it."""
+
+
+class ConfigError(HarnessError):
+    """A configuration value is missing or invalid."""
+
+
+class ServerError(HarnessError):
+    """A database server could not be obtained, reached or prepared."""

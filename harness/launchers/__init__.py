@@ -1,0 +1,1 @@
+"""How a database server is obtained: one module per way, each registering `Launcher`s."""

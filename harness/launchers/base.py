@@ -1,0 +1,74 @@
+"""The interface every launcher implements: how a server for a backend is obtained."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import URL
+
+    from harness.backends.base import Backend
+
+
+class LauncherUnavailable(Exception):
+    """This launcher cannot serve this backend here; the message says why (and what to do)."""
+
+
+@dataclasses.dataclass
+class LaunchContext:
+    """What a launcher is given besides the backend."""
+
+    #: a private directory for this pytest process; removed at session end
+    workdir: Path
+    #: per-backend options from the configuration (``harness_url_<backend>``,
+    #: ``harness_image_<backend>``, ...): keys without the backend suffix, e.g. ``{"url": ...}``
+    options: dict[str, str]
+    #: print one line of progress to the terminal (no newline needed)
+    progress: Callable[[str], None]
+    #: an id unique to this pytest process (and xdist worker), for names and labels
+    run_id: str
+
+
+@dataclasses.dataclass
+class Server:
+    """A running server (or one someone else runs) that the harness may create databases on."""
+
+    #: a URL with the async driver and admin rights: it may create and drop databases.
+    #: It carries the password: render it with ``url.render_as_string(hide_password=True)``.
+    url: URL
+    #: the launcher that served it, for the report header
+    launcher: str
+    #: short human description, e.g. "local /usr/lib/postgresql/15/bin, 127.0.0.1:54321"
+    description: str
+    #: called once at session end; must not raise for an already-stopped server
+    stop: Callable[[], None] = lambda: None
+    #: False when the harness must never drop anything but the databases it created
+    owned: bool = True
+
+
+@runtime_checkable
+class Launcher(Protocol):
+    """A way of obtaining a server for one or more backends."""
+
+    kind: ClassVar[str]  # always "launcher"
+    #: the value of ``--harness-launcher`` that selects it: "local", "containers", "external"
+    name: ClassVar[str]
+    #: the backend names it can serve
+    backends: ClassVar[tuple[str, ...]]
+
+    def unavailable_reason(self, backend: Backend, ctx: LaunchContext) -> str | None:
+        """Return why this launcher cannot serve *backend* here, or None if it can.
+
+        Must be quick (no server start): ``auto`` calls it to choose a launcher.
+        """
+
+    def start(self, backend: Backend, ctx: LaunchContext) -> Server:
+        """Start (or connect to) a server and return it once it accepts connections.
+
+        Raise `LauncherUnavailable` or `harness.errors.ServerError` with an actionable
+        message; never leave a process, container or directory behind on failure.
+        """
