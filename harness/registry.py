@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
-from typing import Union
 
 from harness.backends.base import Backend
 from harness.errors import ConfigError
 from harness.launchers.base import Launcher
 
-Component = Union[Backend, Launcher]
+Component = Backend | Launcher
 
 #: the entry-point group third-party packages use; each entry point names a callable
 #: ``register(registry: harness.Registry) -> None``

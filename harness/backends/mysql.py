@@ -37,10 +37,7 @@ class MySQLBackend:
 
     async def create_database(self, admin: AsyncConnection, name: str) -> None:
         await admin.execute(
-            text(
-                f"CREATE DATABASE {_quote(name)} "
-                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
+            text(f"CREATE DATABASE {_quote(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         )
 
     async def drop_database(self, admin: AsyncConnection, name: str) -> None:

@@ -1,0 +1,182 @@
+"""Resolves the harness configuration: command line, then environment, then ini, then default."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from harness.errors import ConfigError
+
+LAUNCHERS = ("auto", "containers", "local", "external")
+DEFAULT_BACKENDS = ("sqlite",)
+DEFAULT_LAUNCHER = "auto"
+#: per-backend options: the key used in ``LaunchContext.options`` -> (CLI flag, what it is)
+BACKEND_OPTIONS = {
+    "url": ("--harness-url", "an existing server for the external launcher"),
+    "image": ("--harness-image", "the container image for the containers launcher"),
+}
+#: plain ini keys (no CLI or environment form): key -> help
+INI_ONLY = {
+    "harness_app": "module:attr of the FastAPI app, or of a factory returning it",
+    "harness_session_dependency": (
+        "module:attr of the dependency (or a comma list of them) yielding the app's AsyncSession"
+    ),
+    "harness_sessionmaker": (
+        "module:attr of an async_sessionmaker the app uses outside dependency injection;"
+        " rebound to the test's connection"
+    ),
+    "harness_alembic_ini": "path of alembic.ini (relative to the rootdir)",
+    "harness_metadata": "module:attr of the MetaData to create_all when there is no alembic.ini",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """The raw values, one mapping per place a value can come from."""
+
+    cli: Mapping[str, object]
+    env: Mapping[str, str]
+    ini: Callable[[str], object]
+
+
+@dataclasses.dataclass(frozen=True)
+class HarnessConfig:
+    backends: tuple[str, ...]
+    launcher: str
+    #: backend name -> {"url": ..., "image": ...}: only keys that were given
+    backend_options: dict[str, dict[str, str]]
+    app: str | None
+    session_dependencies: tuple[str, ...]
+    sessionmaker: str | None
+    alembic_ini: str | None
+    metadata: str | None
+    #: setting name -> where its value came from, for the report header
+    origin: dict[str, str]
+
+    def options_for(self, backend: str) -> dict[str, str]:
+        return dict(self.backend_options.get(backend, {}))
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def parse_backends(value: str, known: Sequence[str]) -> tuple[str, ...]:
+    """Parse a comma list of backend names (or ``all``) against the *known* ones."""
+    names = _split(value.lower())
+    if not names:
+        raise ConfigError(
+            f"no backend given; choose from: {', '.join(known)} (comma-separated) or 'all'"
+        )
+    if names == ["all"]:
+        return tuple(known)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown backend {', '.join(map(repr, unknown))}; valid backends: "
+            f"{', '.join(known)} (comma-separated) or 'all'"
+        )
+    return tuple(dict.fromkeys(names))  # keep order, drop repeats
+
+
+def parse_launcher(value: str, known: Iterable[str]) -> str:
+    valid = list(dict.fromkeys(["auto", *LAUNCHERS[1:], *known]))
+    name = value.strip().lower()
+    if name not in valid:
+        raise ConfigError(f"unknown launcher {value!r}; valid launchers: {', '.join(valid)}")
+    return name
+
+
+def parse_pairs(values: Iterable[str], flag: str, known: Sequence[str]) -> dict[str, str]:
+    """Parse repeated ``BACKEND=VALUE`` command-line values."""
+    result: dict[str, str] = {}
+    for raw in values:
+        backend, sep, value = raw.partition("=")
+        backend = backend.strip().lower()
+        if not sep or not value.strip():
+            raise ConfigError(
+                f"{flag} takes BACKEND=VALUE (e.g. {flag} postgresql=...), not {raw!r}"
+            )
+        if backend not in known:
+            raise ConfigError(
+                f"{flag}: unknown backend {backend!r}; valid backends: {', '.join(known)}"
+            )
+        result[backend] = value.strip()
+    return result
+
+
+def _first(
+    sources: Sources, cli_key: str, env_key: str | None, ini_key: str | None
+) -> tuple[str | None, str]:
+    """The first value given, and where it came from."""
+    cli_value = sources.cli.get(cli_key)
+    if cli_value not in (None, "", []):
+        return str(cli_value), f"--{cli_key.replace('_', '-')}"
+    if env_key and sources.env.get(env_key, "").strip():
+        return sources.env[env_key], f"env {env_key}"
+    if ini_key:
+        ini_value = sources.ini(ini_key)
+        if isinstance(ini_value, str) and ini_value.strip():
+            return ini_value.strip(), f"ini {ini_key}"
+    return None, "default"
+
+
+def resolve(
+    sources: Sources, *, backends: Sequence[str], launchers: Iterable[str]
+) -> HarnessConfig:
+    """Resolve and validate every setting; raise `ConfigError` with the valid choices."""
+    origin: dict[str, str] = {}
+    raw_backends, origin["backends"] = _first(
+        sources, "harness_backends", "HARNESS_BACKENDS", "harness_backends"
+    )
+    try:
+        chosen = (
+            parse_backends(raw_backends, backends) if raw_backends is not None else DEFAULT_BACKENDS
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{origin['backends']}: {exc}") from None
+
+    raw_launcher, origin["launcher"] = _first(
+        sources, "harness_launcher", "HARNESS_LAUNCHER", "harness_launcher"
+    )
+    try:
+        launcher = parse_launcher(raw_launcher or DEFAULT_LAUNCHER, launchers)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin['launcher']}: {exc}") from None
+
+    backend_options: dict[str, dict[str, str]] = {}
+    for option, (flag, _) in BACKEND_OPTIONS.items():
+        cli_values = sources.cli.get(f"harness_{option}") or []
+        assert isinstance(cli_values, list)
+        from_cli = parse_pairs(cli_values, flag, backends)
+        for backend in backends:
+            env_key = f"HARNESS_{backend.upper()}_{option.upper()}"
+            ini_key = f"harness_{option}_{backend}"
+            value: str | None
+            if backend in from_cli:
+                value, where = from_cli[backend], flag
+            else:
+                value, where = _first(sources, "", env_key, ini_key)
+            if value is not None:
+                backend_options.setdefault(backend, {})[option] = value
+                origin[f"{option}_{backend}"] = where
+
+    def ini(key: str) -> str | None:
+        value = sources.ini(key)
+        if isinstance(value, str) and value.strip():
+            origin[key.removeprefix("harness_")] = f"ini {key}"
+            return value.strip()
+        return None
+
+    dependencies = ini("harness_session_dependency")
+    return HarnessConfig(
+        backends=chosen,
+        launcher=launcher,
+        backend_options=backend_options,
+        app=ini("harness_app"),
+        session_dependencies=tuple(_split(dependencies)) if dependencies else (),
+        sessionmaker=ini("harness_sessionmaker"),
+        alembic_ini=ini("harness_alembic_ini"),
+        metadata=ini("harness_metadata"),
+        origin=origin,
+    )

@@ -1,0 +1,263 @@
+"""The pytest hooks of the harness: options, configuration, parametrization, report lines."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import TYPE_CHECKING, Final
+
+import pytest
+
+from harness import hooks
+from harness.config import BACKEND_OPTIONS, INI_ONLY, LAUNCHERS, Sources, resolve
+from harness.errors import HarnessError
+from harness.registry import default_registry
+from harness.session import HarnessRun
+
+if TYPE_CHECKING:
+    from _pytest.fixtures import FixtureDef
+
+RUN_KEY = pytest.StashKey[HarnessRun]()
+#: the fixture every database fixture depends on: using it is what parametrizes a test
+BACKEND_FIXTURE = "db_backend"
+MARKER = "harness_backends"
+#: tests and fixtures that use the engine must run on the loop that created it
+LOOP_SCOPE: Final = "session"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "harness: one suite on SQLite, PostgreSQL and MySQL")
+    # Only built-in and entry-point backends can have ini keys: they must exist before
+    # conftest files are read.
+    known = list(default_registry().backends)
+    group.addoption(
+        "--harness-backends",
+        dest="harness_backends",
+        default=None,
+        metavar="NAMES",
+        help=f"comma list of backends to run database tests on: {', '.join(known)} or all "
+        "(env HARNESS_BACKENDS, ini harness_backends; default sqlite)",
+    )
+    group.addoption(
+        "--harness-launcher",
+        dest="harness_launcher",
+        default=None,
+        metavar="NAME",
+        help=f"how servers are obtained: {', '.join(LAUNCHERS)} "
+        "(env HARNESS_LAUNCHER, ini harness_launcher; default auto)",
+    )
+    for option, (flag, what) in BACKEND_OPTIONS.items():
+        group.addoption(
+            flag,
+            dest=f"harness_{option}",
+            action="append",
+            default=[],
+            metavar=f"BACKEND={option.upper()}",
+            help=f"{what}; repeatable (env HARNESS_<BACKEND>_{option.upper()}, "
+            f"ini harness_{option}_<backend>)",
+        )
+        for backend in known:
+            parser.addini(f"harness_{option}_{backend}", f"{what} ({backend})", default=None)
+    parser.addini("harness_backends", "comma list of backends (default sqlite)", default=None)
+    parser.addini("harness_launcher", f"one of {', '.join(LAUNCHERS)}", default=None)
+    for key, help_text in INI_ONLY.items():
+        parser.addini(key, help_text, default=None)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(*names): run this test only on these harness backends; "
+        "the others are reported as skipped, with the reason",
+    )
+    registry = default_registry()
+    config.hook.pytest_harness_register(registry=registry)
+    sources = Sources(cli=vars(config.option), env=os.environ, ini=config.getini)
+    try:
+        harness_config = resolve(
+            sources, backends=list(registry.backends), launchers=registry.launcher_names()
+        )
+    except HarnessError as exc:
+        raise pytest.UsageError(f"harness: {exc}") from None
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(line: str) -> None:
+        if terminal is not None:
+            terminal.write_line(line)
+
+    run = HarnessRun(harness_config, registry, progress=progress, rootdir=config.rootpath)
+    config.stash[RUN_KEY] = run
+    config.pluginmanager.import_plugin("harness.fixtures")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    for problem in run.close():
+        config.issue_config_time_warning(pytest.PytestWarning(f"harness: {problem}"), stacklevel=2)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = config.stash[RUN_KEY]
+    cfg = run.config
+    origin = cfg.origin
+    lines = [
+        f"harness: backends {', '.join(cfg.backends)} ({origin['backends']}); "
+        f"launcher {cfg.launcher} ({origin['launcher']})",
+    ]
+    for backend, options in sorted(cfg.backend_options.items()):
+        for option, value in sorted(options.items()):
+            shown = value
+            if option == "url":
+                from sqlalchemy.engine import make_url
+                from sqlalchemy.exc import ArgumentError
+
+                try:
+                    shown = make_url(value).render_as_string(hide_password=True)
+                except ArgumentError:
+                    shown = "(not a valid URL)"
+            lines.append(f"harness: {option} {backend} = {shown} ({origin[f'{option}_{backend}']})")
+    schema = (
+        f"alembic {cfg.alembic_ini}"
+        if cfg.alembic_ini
+        else (f"create_all {cfg.metadata}" if cfg.metadata else "none")
+    )
+    lines.append(f"harness: app {cfg.app or '(harness_app not set)'}; schema {schema}")
+    if _is_xdist_controller(config):
+        lines.append("harness: each xdist worker starts its own servers")
+    return lines
+
+
+def _restricted_backends(metafunc: pytest.Metafunc, known: list[str]) -> set[str] | None:
+    marks = list(metafunc.definition.iter_markers(MARKER))
+    if not marks:
+        return None
+    allowed: set[str] | None = None
+    for mark in marks:
+        names = {str(name).lower() for name in mark.args}
+        unknown = names - set(known)
+        if unknown or not names:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER} needs backend names from "
+                f"{', '.join(known)}; got {', '.join(map(repr, sorted(unknown))) or 'none'}"
+            )
+        # Markers on the class and the function narrow each other.
+        allowed = names if allowed is None else allowed & names
+    return allowed
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if BACKEND_FIXTURE not in metafunc.fixturenames:
+        return
+    run = metafunc.config.stash[RUN_KEY]
+    allowed = _restricted_backends(metafunc, list(run.registry.backends))
+    params = []
+    for name in run.config.backends:
+        if allowed is None or name in allowed:
+            params.append(pytest.param(name, id=name))
+        else:
+            reason = (
+                f"harness: @pytest.mark.{MARKER}({', '.join(map(repr, sorted(allowed)))}) "
+                f"excludes {name}"
+            )
+            params.append(pytest.param(name, id=name, marks=pytest.mark.skip(reason=reason)))
+    metafunc.parametrize(BACKEND_FIXTURE, params, indirect=True, scope="session")
+
+
+def _pin_loop_scope(item: pytest.Item) -> None:
+    """Run an async test that uses the harness's engine on the engine's (session) loop."""
+    marker = item.get_closest_marker("asyncio")
+    if marker is None:
+        return
+    scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+    if scope is None:
+        item.add_marker(pytest.mark.asyncio(loop_scope=LOOP_SCOPE), append=False)
+    elif scope != LOOP_SCOPE:
+        raise pytest.UsageError(
+            f"{item.nodeid}: uses harness database fixtures but asks for "
+            f"loop_scope={scope!r}; the harness's engine lives on the session loop. Remove "
+            f"loop_scope or set it to {LOOP_SCOPE!r}."
+        )
+
+
+def _pin_fixture_loop_scopes(item: pytest.Item) -> None:
+    """Async fixtures that build on harness fixtures must run on the same loop as they do."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return
+    closure = set(info.names_closure)
+    for name in closure:
+        for fixturedef in info.name2fixturedefs.get(name, ()):
+            func = getattr(fixturedef.func, "__func__", fixturedef.func)
+            if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
+                continue
+            if func.__module__ == "harness.fixtures":
+                continue
+            # pytest-asyncio reads this attribute (set by pytest_asyncio.fixture(loop_scope=))
+            if getattr(func, "_loop_scope", None) is None and _uses_backend(fixturedef, info):
+                func._loop_scope = LOOP_SCOPE
+
+
+def _uses_backend(fixturedef: FixtureDef[object], info: object) -> bool:
+    name2defs = getattr(info, "name2fixturedefs", {})
+    seen: set[str] = set()
+    todo = list(fixturedef.argnames)
+    while todo:
+        name = todo.pop()
+        if name == BACKEND_FIXTURE:
+            return True
+        if name in seen:
+            continue
+        seen.add(name)
+        for dep in name2defs.get(name, ()):
+            todo.extend(dep.argnames)
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if BACKEND_FIXTURE in getattr(item, "fixturenames", ()):
+            _pin_loop_scope(item)
+            _pin_fixture_loop_scopes(item)
+
+
+def _needed_backends(items: list[pytest.Item]) -> list[str]:
+    needed = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or BACKEND_FIXTURE not in callspec.params:
+            continue
+        if item.get_closest_marker("skip") is not None:
+            continue
+        needed.append(callspec.params[BACKEND_FIXTURE])
+    return list(dict.fromkeys(needed))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start every server the selected tests need, in parallel, before the first test."""
+    if session.config.getoption("collectonly"):
+        return
+    run = session.config.stash[RUN_KEY]
+    try:
+        run.ensure(_needed_backends(session.items))
+    except HarnessError as exc:
+        raise pytest.UsageError(f"harness: {exc}") from None
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    run = config.stash[RUN_KEY]
+    return [
+        f"harness: {name}: {p.version} via {p.launcher} ({p.description}) {p.masked_url}"
+        for name, p in run.provisioned.items()
+    ]

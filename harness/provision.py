@@ -1,0 +1,186 @@
+"""Getting a database for each backend: choose a launcher, start a server, create a database."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from harness.backends.base import Backend
+from harness.errors import ServerError
+from harness.launchers.base import LaunchContext, Launcher, LauncherUnavailable, Server
+from harness.registry import Registry
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class Provisioned:
+    """A database ready for the session: where it is and how it was obtained."""
+
+    backend: Backend
+    #: the test database's URL, with the password: never print it unmasked
+    url: URL
+    version: str
+    launcher: str
+    description: str
+    server: Server | None = None
+    #: the database created on the server (None for embedded backends)
+    database: str | None = None
+    ready_seconds: float = 0.0
+
+    @property
+    def masked_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+
+def describe_error(exc: BaseException, url: URL) -> str:
+    """One line about a driver error, never echoing the password."""
+    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    text = f"{type(getattr(exc, 'orig', None) or exc).__name__}: {message[0] if message else ''}"
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text
+
+
+def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    # Provisioning happens in pytest hooks, outside the tests' event loops: a private loop
+    # per call keeps every connection on the loop that opened it.
+    return asyncio.run(coro_fn())
+
+
+async def _with_admin(url: URL, action: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+    engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            return await action(conn)
+    finally:
+        await engine.dispose()
+
+
+def choose_launcher(
+    registry: Registry, backend: Backend, launcher_name: str, ctx: LaunchContext
+) -> Launcher:
+    """The launcher that will serve *backend*; for ``auto`` the first one that can."""
+    if launcher_name != "auto":
+        launcher = registry.launcher(launcher_name, backend.name)
+        if launcher is None:
+            serving = [launcher.name for launcher in registry.launchers_for(backend.name)]
+            raise ServerError(
+                f"{backend.name}: the launcher {launcher_name!r} cannot serve this backend; "
+                f"launchers for it: {', '.join(serving) or 'none'}"
+            )
+        reason = launcher.unavailable_reason(backend, ctx)
+        if reason is not None:
+            raise ServerError(f"{backend.name} via {launcher_name}: {reason}")
+        return launcher
+    reasons = []
+    candidates = [
+        launcher for launcher in registry.launchers_for(backend.name) if launcher.name != "external"
+    ]
+    # A URL the user gave wins over starting anything.
+    if ctx.options.get("url") and registry.launcher("external", backend.name):
+        candidates.insert(0, registry.launchers[("external", backend.name)])
+    for launcher in candidates:
+        reason = launcher.unavailable_reason(backend, ctx)
+        if reason is None:
+            return launcher
+        reasons.append(f"  - {launcher.name}: {reason}")
+    external = f"HARNESS_{backend.name.upper()}_URL"
+    raise ServerError(
+        f"no way to get a {backend.name} server here. Tried:\n"
+        + "\n".join(reasons)
+        + f"\n  - external: no URL given (--harness-url {backend.name}=URL, or {external})"
+        + f"\nStart Docker, install the {backend.name} server binaries, or give a URL;"
+        f" or leave {backend.name} out of --harness-backends."
+    )
+
+
+def provision(
+    registry: Registry, backend: Backend, launcher_name: str, ctx: LaunchContext
+) -> Provisioned:
+    """Obtain a server (or file) for *backend* and an empty database of this run's own on it."""
+    missing = backend.check_driver()
+    if missing is not None:
+        raise ServerError(f"{backend.name}: {missing}")
+    started = time.perf_counter()
+    if not backend.needs_server:
+        url = backend.embedded_url(ctx.workdir)
+        version = _run(lambda: _with_admin(url, backend.server_version))
+        return Provisioned(
+            backend=backend,
+            url=url,
+            version=version,
+            launcher="file",
+            description="temp file",
+            ready_seconds=time.perf_counter() - started,
+        )
+
+    launcher = choose_launcher(registry, backend, launcher_name, ctx)
+    try:
+        server = launcher.start(backend, ctx)
+    except LauncherUnavailable as exc:
+        raise ServerError(f"{backend.name} via {launcher.name}: {exc}") from None
+    database = f"harness_{ctx.run_id}"
+
+    async def create(conn: AsyncConnection) -> str:
+        version = await backend.server_version(conn)
+        await backend.drop_database(conn, database)  # only ever our own name
+        await backend.create_database(conn, database)
+        return version
+
+    try:
+        version = _run(lambda: _with_admin(server.url, create))
+    except (SQLAlchemyError, OSError) as exc:
+        server.stop()
+        masked = server.url.render_as_string(hide_password=True)
+        raise ServerError(
+            f"{backend.name}: cannot create a database on {masked}: "
+            f"{describe_error(exc, server.url)}. Check the URL, the credentials and that the "
+            "user may create databases."
+        ) from None
+    except BaseException:
+        server.stop()
+        raise
+    return Provisioned(
+        backend=backend,
+        url=backend.database_url(server.url, database),
+        version=version,
+        launcher=launcher.name,
+        description=server.description,
+        server=server,
+        database=database,
+        ready_seconds=time.perf_counter() - started,
+    )
+
+
+def release(provisioned: Provisioned) -> list[str]:
+    """Drop this run's database and stop the server; return problems instead of raising."""
+    problems = []
+    server = provisioned.server
+    if server is not None and provisioned.database is not None:
+        database = provisioned.database
+
+        async def drop(conn: AsyncConnection) -> None:
+            await provisioned.backend.drop_database(conn, database)
+
+        try:
+            _run(lambda: _with_admin(server.url, drop))
+        except Exception as exc:
+            problems.append(
+                f"{provisioned.backend.name}: could not drop database {database!r}: "
+                f"{describe_error(exc, server.url)}"
+            )
+    if server is not None:
+        try:
+            server.stop()
+        except Exception as exc:
+            problems.append(f"{provisioned.backend.name}: could not stop the server: {exc}")
+    return problems

@@ -1,0 +1,126 @@
+"""The state of one harness run: its configuration, its databases, and their cleanup."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from harness import workdir
+from harness.config import HarnessConfig
+from harness.errors import HarnessError
+from harness.launchers.base import LaunchContext
+from harness.provision import Provisioned, provision, release
+from harness.registry import Registry
+
+
+@dataclasses.dataclass
+class BackendInfo:
+    """What the ``db_backend`` fixture gives a test: the backend it runs on."""
+
+    name: str
+    #: the test database's URL with the password hidden
+    url: str
+    #: e.g. "PostgreSQL 15.8"
+    version: str
+    #: the launcher that provided the server ("file" for SQLite)
+    launcher: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HarnessRun:
+    """Obtains each backend's database once, on first need, and releases them all at the end."""
+
+    def __init__(
+        self,
+        config: HarnessConfig,
+        registry: Registry,
+        *,
+        progress: Callable[[str], None],
+        rootdir: Path,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.progress = progress
+        self.rootdir = rootdir
+        self.run_id = workdir.new_run_id()
+        self.provisioned: dict[str, Provisioned] = {}
+        self.failures: dict[str, HarnessError] = {}
+        self._workdir: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def workdir(self) -> Path:
+        with self._lock:
+            if self._workdir is None:
+                workdir.sweep_stale_runs()
+                self._workdir = workdir.create_run_dir()
+            return self._workdir
+
+    def _context(self, backend: str) -> LaunchContext:
+        return LaunchContext(
+            workdir=self.workdir,
+            options=self.config.options_for(backend),
+            progress=self.progress,
+            run_id=self.run_id,
+        )
+
+    def _provision_one(self, name: str) -> Provisioned:
+        backend = self.registry.backend(name)
+        result = provision(self.registry, backend, self.config.launcher, self._context(name))
+        with self._lock:
+            self.provisioned[name] = result
+        if backend.needs_server:
+            self.progress(
+                f"harness: {name} ready in {result.ready_seconds:.1f}s "
+                f"({result.launcher}: {result.version})"
+            )
+        return result
+
+    def ensure(self, names: Iterable[str]) -> None:
+        """Provision every backend in *names* not yet provisioned, servers in parallel.
+
+        A backend that fails is remembered (its tests error with the same message) and the
+        first failure is raised once all have finished, so nothing is left half-started.
+        """
+        todo = [n for n in dict.fromkeys(names) if n not in self.provisioned]
+        todo = [n for n in todo if n not in self.failures]
+        if not todo:
+            return
+        with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="harness") as pool:
+            futures = {name: pool.submit(self._provision_one, name) for name in todo}
+        for name, future in futures.items():
+            exc = future.exception()
+            if isinstance(exc, HarnessError):
+                self.failures[name] = exc
+            elif exc is not None:
+                raise exc
+        for name in todo:
+            if name in self.failures:
+                raise self.failures[name]
+
+    def get(self, name: str) -> Provisioned:
+        if name in self.failures:
+            raise self.failures[name]
+        if name not in self.provisioned:
+            self.ensure([name])
+        return self.provisioned[name]
+
+    def info(self, name: str) -> BackendInfo:
+        p = self.get(name)
+        return BackendInfo(name=name, url=p.masked_url, version=p.version, launcher=p.launcher)
+
+    def close(self) -> list[str]:
+        """Release every database and server, then the work dir; return problems met."""
+        problems: list[str] = []
+        for provisioned in reversed(list(self.provisioned.values())):
+            problems.extend(release(provisioned))
+        self.provisioned.clear()
+        if self._workdir is not None:
+            workdir.remove_run_dir(self._workdir)
+            self._workdir = None
+        return problems

@@ -1,0 +1,61 @@
+"""A private temp directory per pytest process, and the sweep of those a dead process left."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def root() -> Path:
+    """The directory under which every harness run keeps its files (per user)."""
+    return Path(tempfile.gettempdir()) / f"pytest-harness-{os.getuid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_stale_runs(base: Path | None = None) -> list[Path]:
+    """Remove run directories whose owning process is gone; return what was removed."""
+    base = base or root()
+    removed = []
+    for run in sorted(base.glob("run-*")):
+        try:
+            pid = int((run / "owner.pid").read_text())
+        except (OSError, ValueError):
+            pid = 0
+        if pid and _alive(pid):
+            continue
+        shutil.rmtree(run, ignore_errors=True)
+        removed.append(run)
+    return removed
+
+
+def create_run_dir(base: Path | None = None) -> Path:
+    """Make this process's private directory (mode 0700) and record its owner."""
+    base = base or root()
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=base))
+    (run / "owner.pid").write_text(str(os.getpid()))
+    return run
+
+
+def remove_run_dir(run: Path) -> None:
+    shutil.rmtree(run, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        run.parent.rmdir()  # only succeeds when no other run is using it
+
+
+def new_run_id() -> str:
+    """A short id unique to this process, safe in database names and container labels."""
+    return f"{os.getpid()}_{secrets.token_hex(3)}"
