@@ -80,7 +80,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     registry = default_registry()
     config.hook.pytest_harness_register(registry=registry)
-    sources = Sources(cli=vars(config.option), env=os.environ, ini=config.getini)
+    def ini(key: str) -> object:
+        try:
+            return config.getini(key)
+        except ValueError:  # a backend registered from a conftest has no ini keys
+            return None
+
+    sources = Sources(cli=vars(config.option), env=os.environ, ini=ini)
     try:
         harness_config = resolve(
             sources, backends=list(registry.backends), launchers=registry.launcher_names()
