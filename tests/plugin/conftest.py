@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-APP = '''
+APP = """
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI, HTTPException
@@ -57,7 +57,7 @@ def create_app() -> FastAPI:
 
 
 app = create_app()
-'''
+"""
 
 INI = """
 [pytest]
@@ -71,7 +71,7 @@ harness_metadata = myapp:metadata
 
 # A second embedded backend, registered the way a third party would: proves the extension
 # hook and gives multi-backend runs without a server.
-SECOND_BACKEND = '''
+SECOND_BACKEND = """
 from harness.backends.sqlite import SQLiteBackend
 
 
@@ -84,7 +84,7 @@ class OtherSQLite(SQLiteBackend):
 
 def pytest_harness_register(registry):
     registry.register(OtherSQLite())
-'''
+"""
 
 
 @pytest.fixture

@@ -48,5 +48,5 @@ def test_builtins_are_registered():
 
 
 def test_register_refuses_what_is_neither_kind():
-    with pytest.raises(TypeError, match="harness.Backend"):
+    with pytest.raises(TypeError, match=r"harness\.Backend"):
         Registry().register(object())  # type: ignore[arg-type]
