@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pwd
@@ -104,10 +105,8 @@ def stop_process(
             break
     if popen is not None:
         # Reap it, so that no zombie (and no ResourceWarning from Popen) is left.
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             popen.wait(timeout=KILL_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _signal(ref: ProcessRef, sig: int) -> bool:
