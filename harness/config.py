@@ -50,6 +50,8 @@ class HarnessConfig:
     sessionmaker: str | None
     alembic_ini: str | None
     metadata: str | None
+    #: add the migration check items (see harness.migration_checks)
+    migration_checks: bool
     #: setting name -> where its value came from, for the report header
     origin: dict[str, str]
 
@@ -77,6 +79,15 @@ def parse_backends(value: str, known: Sequence[str]) -> tuple[str, ...]:
             f"{', '.join(known)} (comma-separated) or 'all'"
         )
     return tuple(dict.fromkeys(names))  # keep order, drop repeats
+
+
+def parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"expected true or false (1/0, yes/no, on/off), not {value!r}")
 
 
 def parse_launcher(value: str, known: Iterable[str]) -> str:
@@ -168,6 +179,14 @@ def resolve(
             return value.strip()
         return None
 
+    raw_checks, origin["migration_checks"] = _first(
+        sources, "harness_migration_checks", "HARNESS_MIGRATION_CHECKS", "harness_migration_checks"
+    )
+    try:
+        migration_checks = parse_bool(raw_checks) if raw_checks is not None else False
+    except ConfigError as exc:
+        raise ConfigError(f"{origin['migration_checks']}: {exc}") from None
+
     dependencies = ini("harness_session_dependency")
     return HarnessConfig(
         backends=chosen,
@@ -178,5 +197,6 @@ def resolve(
         sessionmaker=ini("harness_sessionmaker"),
         alembic_ini=ini("harness_alembic_ini"),
         metadata=ini("harness_metadata"),
+        migration_checks=migration_checks,
         origin=origin,
     )

@@ -62,6 +62,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         )
         for backend in known:
             parser.addini(f"harness_{option}_{backend}", f"{what} ({backend})", default=None)
+    group.addoption(
+        "--harness-migration-checks",
+        dest="harness_migration_checks",
+        action="store_true",
+        default=None,
+        help="add migration check items (single head, stairway, model/schema match) per "
+        "backend (env HARNESS_MIGRATION_CHECKS=1, ini harness_migration_checks = true)",
+    )
+    parser.addini(
+        "harness_migration_checks", "add the migration check items (true/false)", default=None
+    )
     parser.addini("harness_backends", "comma list of backends (default sqlite)", default=None)
     parser.addini("harness_launcher", f"one of {', '.join(LAUNCHERS)}", default=None)
     for key, help_text in INI_ONLY.items():
@@ -80,6 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     registry = default_registry()
     config.hook.pytest_harness_register(registry=registry)
+
     def ini(key: str) -> object:
         try:
             return config.getini(key)
@@ -102,6 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
     run = HarnessRun(harness_config, registry, progress=progress, rootdir=config.rootpath)
     config.stash[RUN_KEY] = run
     config.pluginmanager.import_plugin("harness.fixtures")
+    if harness_config.migration_checks:
+        config.pluginmanager.import_plugin("harness.migration_checks")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -1,0 +1,1 @@
+"""Migration checks as test items (placeholder: being written)."""
