@@ -105,9 +105,9 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except HarnessError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-
     def progress(line: str) -> None:
+        # Looked up on each call: the terminal reporter registers after this hook runs.
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None:
             terminal.write_line(line)
 
@@ -279,5 +279,7 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     run = config.stash[RUN_KEY]
     return [
         f"harness: {name}: {p.version} via {p.launcher} ({p.description}) {p.masked_url}"
-        for name, p in run.provisioned.items()
+        for name, p in sorted(
+            run.provisioned.items(), key=lambda item: run.config.backends.index(item[0])
+        )
     ]

@@ -42,8 +42,9 @@ class PostgreSQLBackend:
         await admin.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
 
     async def server_version(self, conn: AsyncConnection) -> str:
-        version = (await conn.execute(text("SHOW server_version"))).scalar_one()
-        return f"PostgreSQL {version}"
+        version = str((await conn.execute(text("SHOW server_version"))).scalar_one())
+        # "15.8 (Debian 15.8-0+deb12u1)": the packager's suffix is noise in a report line.
+        return f"PostgreSQL {version.split()[0]}"
 
     def prepare_engine(self, engine: AsyncEngine) -> None:
         """Nothing to fix: asyncpg's transactions and savepoints behave."""
