@@ -57,7 +57,7 @@ if [[ ! -d "$datadir/mysql" ]]; then
 
     # root@localhost authenticates through the Unix socket, so this script (running as
     # root) can set everything up without a password in a command line.
-    mariadb-install-db --user=mysql --datadir="$datadir" --skip-test-db \
+    mariadb-install-db --user=mysql --datadir="$datadir" --skip-test-db --skip-name-resolve \
         --auth-root-authentication-method=socket >/dev/null
 
     # The temporary server: no TCP, so nothing outside can connect before setup is done.

@@ -1,9 +1,391 @@
-"""(placeholder, being written) ."""
+"""The ``containers`` launcher: a throwaway database server in a container, via testcontainers."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib
+import importlib.util
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import URL
+
+from harness.errors import ServerError
+from harness.launchers.base import LaunchContext, LauncherUnavailable, Server
 from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from harness.backends.base import Backend
+
+#: The image each backend runs when none is configured (``--harness-image BACKEND=IMAGE``,
+#: ``HARNESS_<BACKEND>_IMAGE`` or the ini key ``harness_image_<backend>``). Official images,
+#: major version pinned so a new release never changes a suite's server under it.
+#: ``mysql`` runs MariaDB: it is what this project proves in CI (its Docker lane and the
+#: ``local`` launcher both run Debian's MariaDB), its official image takes the same
+#: ``MYSQL_*`` variables and logs "ready for connections" the same way, so testcontainers'
+#: ``MySqlContainer`` drives it unchanged. ``--harness-image mysql=mysql:8.4`` gives MySQL.
+DEFAULT_IMAGES: Mapping[str, str] = {"postgresql": "postgres:16", "mysql": "mariadb:11.4"}
+
+#: Labels on every container this launcher starts. ``LABEL`` marks it as the harness's;
+#: the owner labels let a later run remove what a killed run left (see `sweep_leftovers`).
+LABEL = "pytest-harness"
+LABEL_BACKEND = "pytest-harness.backend"
+LABEL_RUN_ID = "pytest-harness.run-id"
+LABEL_OWNER_PID = "pytest-harness.owner-pid"
+LABEL_OWNER_HOST = "pytest-harness.owner-host"
+
+#: How long `ContainersLauncher.unavailable_reason` waits for the Docker engine to answer:
+#: ``auto`` asks before every session, and a daemon that is down refuses at once anyway.
+PING_TIMEOUT = 2.0
+#: Timeout of the Docker API calls that start and remove containers (not of the wait for
+#: the server inside, which testcontainers bounds itself).
+API_TIMEOUT = 60
+#: Ports are published on this address only: a test server with a throwaway password
+#: must not be reachable from the network.
+LOOPBACK = "127.0.0.1"
+
+_NOT_REACHABLE_HINT = (
+    "Start Docker, or run with --harness-launcher=local, or give --harness-url {backend}=..."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Recipe:
+    """How one backend's server runs in a container: the testcontainers class and the URL."""
+
+    #: the port the server listens on inside the container
+    port: int
+    #: build the (not yet started) testcontainers object for *image*
+    make: Callable[[str, str, dict[str, str]], Any]
+    #: the admin URL for a server published on ``LOOPBACK:port`` with *password*
+    url: Callable[[int, str], URL]
+
+
+def _postgres_container(image: str, password: str, labels: dict[str, str]) -> Any:
+    try:
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:  # testcontainers before 4.14 kept its modules at the top level
+        from testcontainers.postgres import PostgresContainer
+    container = PostgresContainer(
+        image, username="harness", password=password, dbname="postgres", labels=labels
+    )
+    # Durability is wasted on a server thrown away at session end; the official image
+    # (and the lane's) pass these to the server as the official entrypoint documents.
+    off = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+    return container.with_command(["postgres", *(arg for o in off for arg in ("-c", o))])
+
+
+def _mysql_container(image: str, password: str, labels: dict[str, str]) -> Any:
+    try:
+        from testcontainers.community.mysql import MySqlContainer
+    except ImportError:  # testcontainers before 4.14 kept its modules at the top level
+        from testcontainers.mysql import MySqlContainer
+    # As root the admin URL may create and drop databases; MYSQL_DATABASE is still
+    # required by the class, and costs one empty database.
+    container = MySqlContainer(
+        image, username="root", password=password, dbname="harness", labels=labels
+    )
+    # Same reasoning as PostgreSQL: no flush per commit and no binary log (MySQL 8 has it
+    # on by default). Options starting with "-" go to the server in the official images.
+    return container.with_command(["--innodb-flush-log-at-trx-commit=2", "--skip-log-bin"])
+
+
+_RECIPES: Mapping[str, _Recipe] = {
+    "postgresql": _Recipe(
+        port=5432,
+        make=_postgres_container,
+        url=lambda port, password: URL.create(
+            "postgresql+asyncpg",
+            username="harness",
+            password=password,
+            host=LOOPBACK,
+            port=port,
+            database="postgres",
+        ),
+    ),
+    "mysql": _Recipe(
+        port=3306,
+        make=_mysql_container,
+        url=lambda port, password: URL.create(
+            "mysql+aiomysql", username="root", password=password, host=LOOPBACK, port=port
+        ),
+    ),
+}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, it is just someone else's
+        return True
+    return True
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of an exception, for messages that must stay one line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _is_local_engine(base_url: str) -> bool:
+    """Whether the Docker API at *base_url* runs on this machine (so 127.0.0.1 reaches it)."""
+    parts = urlsplit(base_url)
+    if parts.scheme in ("http+unix", "unix", "npipe", "http+docker"):
+        return True
+    return parts.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _docker_module(name: str = "docker") -> Any:
+    """The Docker SDK (a testcontainers dependency), or one of its modules, imported late.
+
+    Typed Any on purpose: the SDK ships no type information, and a static import would let
+    mypy take this repository's ``docker/`` directory (image build files) for the package.
+    """
+    return importlib.import_module(name)
+
+
+def docker_client(timeout: float) -> Any:
+    """A Docker SDK client configured from the environment, as testcontainers makes one."""
+    return _docker_module().from_env(timeout=timeout)
+
+
+def sweep_leftovers(client: Any, *, hostname: str | None = None) -> list[str]:
+    """Remove the harness containers of this machine whose owner process is gone.
+
+    Only containers labelled with this host's name are considered: another machine (or
+    another container sharing this Docker socket) has its own process ids, and its live
+    containers must not be taken for leftovers. Returns the names of what was removed.
+    """
+    errors = _docker_module("docker.errors")
+    hostname = hostname or socket.gethostname()
+    removed = []
+    filters = {"label": [f"{LABEL}=1", f"{LABEL_OWNER_HOST}={hostname}"]}
+    for container in client.containers.list(all=True, filters=filters):
+        try:
+            pid = int(container.labels.get(LABEL_OWNER_PID, ""))
+        except ValueError:
+            continue  # not one we can judge: leave it
+        if _pid_alive(pid):
+            continue
+        # Another process (an xdist sibling) may be removing the same one right now.
+        with contextlib.suppress(errors.NotFound, errors.APIError):
+            container.remove(force=True, v=True)
+            removed.append(container.name)
+    return removed
+
+
+class ContainersLauncher:
+    """Starts each backend's server in a fresh container and removes it at session end.
+
+    Containers carry the labels above, publish their port on 127.0.0.1 only and are
+    removed by `Server.stop`. If the test process dies first, testcontainers' reaper
+    (Ryuk) removes them when it can run; where it cannot (no registry to pull it from,
+    or ``TESTCONTAINERS_RYUK_DISABLED=true``) the next start sweeps them.
+    """
+
+    kind: ClassVar[str] = "launcher"
+    name: ClassVar[str] = "containers"
+    backends: ClassVar[tuple[str, ...]] = tuple(_RECIPES)
+
+    def __init__(self) -> None:
+        # `HarnessRun.ensure` starts the backends' servers in parallel threads.
+        self._lock = threading.Lock()
+        self._ping_result: str | None = None
+        self._pinged = False
+        self._prepared = False
+        self._reaper = "not checked"
+        self._swept: list[str] = []
+
+    def unavailable_reason(self, backend: Backend, ctx: LaunchContext) -> str | None:
+        hint = _NOT_REACHABLE_HINT.format(backend=backend.name)
+        if backend.name not in _RECIPES:
+            return f"no container recipe for {backend.name}"
+        # find_spec, not import: testcontainers reads its settings when imported.
+        if importlib.util.find_spec("testcontainers") is None:
+            return (
+                "testcontainers is not installed (pip install 'pytest-harness[containers]'). "
+                + hint.replace("Start Docker, or", "Or")
+            )
+        with self._lock:
+            if not self._pinged:
+                self._ping_result = self._ping()
+                self._pinged = True
+            reason = self._ping_result
+        return None if reason is None else f"{reason}. {hint}"
+
+    def _ping(self) -> str | None:
+        """Why the Docker engine does not answer (quickly), or None when it does."""
+        try:
+            client = docker_client(PING_TIMEOUT)
+        except Exception as exc:  # the SDK raises DockerException, or requests' errors
+            return f"Docker is not reachable ({_short(exc)})"
+        try:
+            client.ping()
+            base_url = str(client.api.base_url)
+        except Exception as exc:
+            return f"Docker is not reachable ({_short(exc)})"
+        finally:
+            client.close()
+        if not _is_local_engine(base_url):
+            return (
+                f"the Docker engine at {base_url} is not on this machine, and the containers "
+                f"launcher publishes ports on {LOOPBACK} only"
+            )
+        return None
+
+    def _prepare(self, client: Any) -> None:
+        """Once per process: sweep dead runs' leftovers, then start the reaper if it can run."""
+        with self._lock:
+            if self._prepared:
+                return
+            self._prepared = True
+            self._swept = sweep_leftovers(client)
+            from testcontainers.core.config import testcontainers_config
+
+            if testcontainers_config.ryuk_disabled:
+                self._reaper = "no reaper (TESTCONTAINERS_RYUK_DISABLED); the next run sweeps"
+                return
+            from testcontainers.core.container import Reaper
+
+            try:
+                Reaper.get_instance()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    Reaper.delete_instance()
+                # Without this every container start would try (and fail) again.
+                testcontainers_config.ryuk_disabled = True
+                self._reaper = (
+                    f"no reaper (could not start {testcontainers_config.ryuk_image}: "
+                    f"{type(exc).__name__}); the next run sweeps"
+                )
+            else:
+                self._reaper = "Ryuk reaper"
+
+    def start(self, backend: Backend, ctx: LaunchContext) -> Server:
+        reason = self.unavailable_reason(backend, ctx)
+        if reason is not None:
+            raise LauncherUnavailable(reason)
+        errors = _docker_module("docker.errors")
+
+        recipe = _RECIPES[backend.name]
+        image = ctx.options.get("image") or DEFAULT_IMAGES[backend.name]
+        image_hint = (
+            f"Choose another image with --harness-image {backend.name}=IMAGE "
+            f"(or HARNESS_{backend.name.upper()}_IMAGE, or the ini key "
+            f"harness_image_{backend.name})"
+        )
+        client = docker_client(API_TIMEOUT)
+        try:
+            self._prepare(client)
+            try:
+                client.images.get(image)
+            except errors.ImageNotFound:
+                ctx.progress(f"harness: pulling {image} for {backend.name} (first use)")
+                try:
+                    client.images.pull(image)
+                except errors.DockerException as exc:
+                    raise ServerError(
+                        f"{backend.name}: the image {image!r} is not here and could not be "
+                        f"pulled ({_short(exc)}). Pull or build it, or: {image_hint}."
+                    ) from None
+        finally:
+            client.close()
+
+        password = secrets.token_urlsafe(18)
+        labels = {
+            LABEL: "1",
+            LABEL_BACKEND: backend.name,
+            LABEL_RUN_ID: ctx.run_id,
+            LABEL_OWNER_PID: str(os.getpid()),
+            LABEL_OWNER_HOST: socket.gethostname(),
+        }
+        started = time.perf_counter()
+        container = recipe.make(image, password, labels)
+        # testcontainers publishes on every interface and has no option for the address;
+        # its `ports` mapping goes to the Docker SDK as is, which takes (address, port).
+        container.ports[str(recipe.port)] = (LOOPBACK, None)
+        try:
+            container.start()
+            port = _published_port(container, recipe.port)
+            short_id = str(container.get_wrapped_container().short_id)
+        except BaseException as exc:
+            logs = _log_tail(container) if isinstance(exc, Exception) else ""
+            with contextlib.suppress(Exception):
+                container.stop()
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt and friends: cleaned up, now let them through
+            raise ServerError(
+                f"{backend.name}: the container from {image!r} did not become ready: "
+                f"{_short(exc)}. {image_hint}.{logs}".replace(password, "***")
+            ) from None
+        elapsed = time.perf_counter() - started
+        ctx.progress(
+            f"harness: {backend.name} container {image} ({short_id}) up in {elapsed:.1f}s on "
+            f"{LOOPBACK}:{port}; {self._reaper}"
+            + (f"; swept {len(self._swept)} leftover(s)" if self._swept else "")
+        )
+        return Server(
+            url=recipe.url(port, password),
+            launcher=self.name,
+            description=f"container {image} {short_id}, {LOOPBACK}:{port}",
+            stop=_stopper(container),
+        )
+
+
+def _published_port(container: Any, port: int) -> int:
+    """The host port that *port* of the started *container* is published on, on LOOPBACK."""
+    # Ask the engine, not testcontainers' connection-mode logic: that may answer with a
+    # bridge address or the unmapped port when it believes it runs inside a container.
+    api = container.get_docker_client().client.api
+    for mapping in api.port(container.get_container_id(), port) or ():
+        if mapping.get("HostIp") == LOOPBACK:
+            return int(mapping["HostPort"])
+    raise ServerError(f"port {port} of the container is not published on {LOOPBACK}")
+
+
+def _log_tail(container: Any, lines: int = 15) -> str:
+    """The end of a failed container's log, indented, to quote in an error ("" if none)."""
+    try:
+        raw = container.get_wrapped_container().logs(tail=lines)
+    except Exception:
+        return ""
+    text = raw.decode("utf-8", "replace").rstrip()
+    if not text:
+        return ""
+    return "\nThe container's last log lines:\n" + "\n".join(
+        f"    {line}" for line in text.splitlines()
+    )
+
+
+def _stopper(container: Any) -> Callable[[], None]:
+    """`Server.stop` for *container*: remove it (and its volumes); a second call is a no-op."""
+    done = threading.Event()
+
+    def stop() -> None:
+        if done.is_set():
+            return
+        done.set()
+        errors = _docker_module("docker.errors")
+
+        try:
+            container.stop()  # testcontainers' stop removes the container, forcibly
+        except errors.NotFound:
+            pass  # already gone (the reaper, or someone with `docker rm`)
+        except errors.DockerException as exc:
+            raise ServerError(f"could not remove the container: {_short(exc)}") from None
+
+    return stop
 
 
 def register(registry: Registry) -> None:
-    """Registers nothing yet."""
+    """Add the containers launcher (PostgreSQL and MySQL/MariaDB) to *registry*."""
+    registry.register(ContainersLauncher())
