@@ -79,24 +79,43 @@ async def db_engine(
     await engine.dispose()
 
 
-@pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
-async def db_connection(db_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection inside an outer transaction that is rolled back after the test."""
-    async with outer_transaction(db_engine) as conn:
+@pytest_asyncio.fixture(scope="session", loop_scope=LOOP_SCOPE)
+async def db_session_connection(db_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection per backend for the whole session, which every test's transaction uses.
+
+    Holding it saves a pool checkout and return (a round trip on some drivers) per test. If a
+    test breaks it, SQLAlchemy reconnects on next use.
+    """
+    async with db_engine.connect() as conn:
         yield conn
 
 
 @pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
-async def db_session(db_connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+async def db_session(db_session_connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
     """The test's AsyncSession: its commit() and rollback() only reach a SAVEPOINT.
 
-    What the code under test commits is visible here and gone after the test.
+    It is joined to an outer transaction that is rolled back after the test, so what the
+    code under test commits is visible here and gone when the next test starts.
     """
-    session = joined_session(db_connection)
-    try:
-        yield session
-    finally:
-        await session.close()
+    # The outer transaction and the session are one fixture, not two: each async fixture
+    # costs a trip through the event loop runner at setup and teardown, on every test.
+    async with outer_transaction(db_session_connection) as conn:
+        session = joined_session(conn)
+        try:
+            yield session
+        finally:
+            await session.close()
+
+
+@pytest.fixture
+def db_connection(db_session: AsyncSession) -> AsyncConnection:
+    """The connection inside the test's outer transaction (the one ``db_session`` uses).
+
+    Statements run on it directly are rolled back after the test too.
+    """
+    bind = db_session.bind
+    assert isinstance(bind, AsyncConnection)
+    return bind
 
 
 @pytest.fixture

@@ -10,15 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 
 @contextlib.asynccontextmanager
-async def outer_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection inside a transaction that is always rolled back at the end."""
-    async with engine.connect() as conn:
-        transaction = await conn.begin()
-        try:
-            yield conn
-        finally:
-            if transaction.is_active:
-                await transaction.rollback()
+async def outer_transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """*conn* inside a transaction that is always rolled back at the end."""
+    if conn.invalidated:
+        # A previous user broke the connection (server gone, driver error): start afresh.
+        await conn.rollback()
+    transaction = await conn.begin()
+    try:
+        yield conn
+    finally:
+        if transaction.is_active:
+            await transaction.rollback()
 
 
 def joined_session(conn: AsyncConnection, **kwargs: Any) -> AsyncSession:
@@ -35,7 +37,7 @@ def joined_session(conn: AsyncConnection, **kwargs: Any) -> AsyncSession:
 @contextlib.asynccontextmanager
 async def isolated_session(engine: AsyncEngine, **kwargs: Any) -> AsyncIterator[AsyncSession]:
     """An outer transaction and a joined session; everything is rolled back at exit."""
-    async with outer_transaction(engine) as conn:
+    async with engine.connect() as conn, outer_transaction(conn):
         session = joined_session(conn, **kwargs)
         try:
             yield session
