@@ -1,0 +1,150 @@
+"""Per-test isolation as a user meets it: commits undone, app rollbacks contained."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+
+def test_rows_committed_through_the_api_are_gone_in_the_next_test(project: pytest.Pytester):
+    project.makepyfile(
+        """
+        async def test_first(client):
+            assert (await client.post("/items/a")).status_code == 201
+            assert (await client.get("/count")).json() == 1
+
+        async def test_second(client):
+            assert (await client.get("/count")).json() == 0
+            # The same unique value again: no conflict, the first test's row is gone.
+            assert (await client.post("/items/a")).status_code == 201
+        """
+    )
+    project.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_an_app_rollback_keeps_what_the_test_wrote_before(project: pytest.Pytester):
+    project.makepyfile(
+        """
+        from sqlalchemy import insert, select
+        from myapp import items
+
+        async def test_rollback_is_contained(client, db_session):
+            await db_session.execute(insert(items).values(name="mine"))
+            await db_session.commit()
+            assert (await client.post("/items/api")).status_code == 201
+            # The pair fails on its second insert; the app rolls back only its own work.
+            assert (await client.post("/pair/new/new")).status_code == 409
+            names = set((await db_session.execute(select(items.c.name))).scalars())
+            assert names == {"mine", "api"}
+        """
+    )
+    project.runpytest().assert_outcomes(passed=1)
+
+
+def test_sessionmaker_used_outside_dependencies_is_rebound(project: pytest.Pytester):
+    project.makepyfile(
+        side=textwrap.dedent(
+            """
+            from sqlalchemy import func, select
+            from myapp import SessionLocal, app, items
+
+            @app.get("/direct-count")
+            async def direct_count():
+                async with SessionLocal() as session:
+                    return (await session.execute(select(func.count()).select_from(items))).scalar_one()
+            """
+        )
+    )
+    project.makefile(
+        ".ini",
+        pytest=textwrap.dedent(
+            """
+            [pytest]
+            asyncio_mode = auto
+            asyncio_default_fixture_loop_scope = function
+            harness_app = side:app
+            harness_session_dependency = myapp:get_session
+            harness_sessionmaker = myapp:SessionLocal
+            harness_metadata = myapp:metadata
+            """
+        ),
+    )
+    project.makepyfile(
+        """
+        async def test_direct(client):
+            await client.post("/items/a")
+            assert (await client.get("/direct-count")).json() == 1
+
+        async def test_direct_again(client):
+            assert (await client.get("/direct-count")).json() == 0
+        """
+    )
+    project.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_a_failing_migration_stops_the_session_naming_the_revision(project: pytest.Pytester):
+    project.makefile(
+        ".ini",
+        alembic="[alembic]\nscript_location = migrations\n",
+        pytest=textwrap.dedent(
+            """
+            [pytest]
+            asyncio_mode = auto
+            asyncio_default_fixture_loop_scope = function
+            harness_alembic_ini = alembic.ini
+            """
+        ),
+    )
+    migrations = project.mkdir("migrations")
+    (migrations / "versions").mkdir()
+    (migrations / "script.py.mako").write_text("")
+    (migrations / "env.py").write_text(
+        textwrap.dedent(
+            """
+            from alembic import context
+
+            context.configure(connection=context.config.attributes["connection"])
+            with context.begin_transaction():
+                context.run_migrations()
+            """
+        )
+    )
+    (migrations / "versions" / "a1_ok.py").write_text(
+        textwrap.dedent(
+            """
+            import sqlalchemy as sa
+            from alembic import op
+            revision, down_revision = "a1", None
+
+            def upgrade():
+                op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+            """
+        )
+    )
+    (migrations / "versions" / "b2_broken.py").write_text(
+        textwrap.dedent(
+            """
+            from alembic import op
+            revision, down_revision = "b2", "a1"
+
+            def upgrade():
+                op.execute("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
+            """
+        )
+    )
+    project.makepyfile(
+        """
+        def test_one(db_engine):
+            pass
+
+        def test_two(db_engine):
+            pass
+        """
+    )
+    result = project.runpytest()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*harness: sqlite: migration b2 failed: OperationalError: no such table: no_such_table*"]
+    )
+    result.stdout.fnmatch_lines(["*no tests ran*"])  # the session stopped at the first
