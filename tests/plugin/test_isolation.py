@@ -52,7 +52,8 @@ def test_sessionmaker_used_outside_dependencies_is_rebound(project: pytest.Pytes
             @app.get("/direct-count")
             async def direct_count():
                 async with SessionLocal() as session:
-                    return (await session.execute(select(func.count()).select_from(items))).scalar_one()
+                    query = select(func.count()).select_from(items)
+                    return (await session.execute(query)).scalar_one()
             """
         )
     )
