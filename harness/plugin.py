@@ -105,6 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except HarnessError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
+
     def progress(line: str) -> None:
         # Looked up on each call: the terminal reporter registers after this hook runs.
         terminal = config.pluginmanager.get_plugin("terminalreporter")
