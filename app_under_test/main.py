@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app_under_test import db
-from app_under_test.errors import integrity_error_handler
+from app_under_test.errors import integrity_error_handler, validation_error_handler
 from app_under_test.routers import authors, books, reviews
 
 
@@ -32,6 +33,7 @@ def create_app() -> FastAPI:
     app.include_router(books.router)
     app.include_router(reviews.book_reviews_router)
     app.include_router(reviews.router)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(IntegrityError, integrity_error_handler)
     return app
 

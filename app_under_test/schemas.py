@@ -62,7 +62,15 @@ def _isbn_digits(value: object) -> object:
     return value.replace("-", "").replace(" ", "") if isinstance(value, str) else value
 
 
-Id = Annotated[int, Field(ge=1, le=INT32_MAX)]
+def _not_bool(value: object) -> object:
+    # Pydantic's lax mode reads true as 1: {"author_id": true} is a mistake, not author 1.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+Id = Annotated[int, Field(ge=1, le=INT32_MAX), NotBool]
 Name = _text(NAME_LENGTH)
 ReviewerName = _text(REVIEWER_LENGTH)
 LongText = _text(TEXT_LENGTH, min_length=0, strip=False)
@@ -87,9 +95,9 @@ Money = Annotated[
     Field(ge=0, max_digits=PRICE_DIGITS, decimal_places=PRICE_SCALE, allow_inf_nan=False),
     AfterValidator(_no_negative_zero),
 ]
-Year = Annotated[int, Field(ge=1, le=9999)]
-Stock = Annotated[int, Field(ge=0, le=INT32_MAX)]
-Rating = Annotated[int, Field(ge=1, le=5)]
+Year = Annotated[int, Field(ge=1, le=9999), NotBool]
+Stock = Annotated[int, Field(ge=0, le=INT32_MAX), NotBool]
+Rating = Annotated[int, Field(ge=1, le=5), NotBool]
 Tags = Annotated[list[Tag], Field(max_length=20)]
 
 
