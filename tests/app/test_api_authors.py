@@ -262,3 +262,18 @@ async def test_delete_cascades_to_books_and_their_reviews(client, db_session):
         assert (await client.get(f"/books/{book_id}")).status_code == 404
     assert (await client.get(f"/books/{book_ids[2]}")).status_code == 200
     assert (await client.get(f"/books/{book_ids[2]}/reviews")).json()["total"] == 1
+
+
+async def test_why_search_uses_the_folded_key_and_not_the_name_column(
+    client, db_session, db_backend
+):
+    author = await make_author(client, name="Émile Zola")
+
+    by_name = select(Author.id).where(Author.name == "emile zola  ")
+    by_key = select(Author.id).where(Author.name_key == "emile zola  ")
+
+    # MySQL/MariaDB's utf8mb4_unicode_ci ignores case, accents and trailing spaces in
+    # comparisons; the key column is utf8mb4_bin there, exact as on the other backends.
+    expected = [author["id"]] if db_backend.name == "mysql" else []
+    assert list(await db_session.scalars(by_name)) == expected
+    assert list(await db_session.scalars(by_key)) == []
