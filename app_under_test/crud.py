@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,15 +33,16 @@ M = TypeVar("M", bound=Base)
 
 async def _page(
     session: AsyncSession,
-    query: Select[tuple[M]],
+    model: type[M],
     *,
+    where: Sequence[ColumnElement[bool]],
     order_by: Sequence[Any],
     limit: int,
     offset: int,
 ) -> tuple[list[M], int]:
-    """Return one page of *query* and how many rows it matches in all."""
-    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    page = query.order_by(*order_by).limit(limit).offset(offset)
+    """Return one page of the *model* rows matching *where*, and how many match in all."""
+    total = await session.scalar(select(func.count()).select_from(model).where(*where))
+    page = select(model).where(*where).order_by(*order_by).limit(limit).offset(offset)
     rows = await session.scalars(page.execution_options(populate_existing=True))
     return list(rows), total or 0
 
@@ -70,10 +71,10 @@ async def get_author(session: AsyncSession, *, author_id: int) -> Author | None:
 async def list_authors(
     session: AsyncSession, *, q: str | None, limit: int, offset: int
 ) -> tuple[list[Author], int]:
-    query = select(Author)
-    if q is not None:
-        query = query.where(matches(Author.name_key, q))
-    return await _page(session, query, order_by=[Author.id], limit=limit, offset=offset)
+    where = [] if q is None else [matches(Author.name_key, q)]
+    return await _page(
+        session, Author, where=where, order_by=[Author.id], limit=limit, offset=offset
+    )
 
 
 async def update_author(session: AsyncSession, *, author: Author, data: AuthorUpdate) -> Author:
@@ -102,7 +103,7 @@ class BookSort(str, enum.Enum):
     PRICE_DESC = "-price"
 
 
-_BOOK_ORDER = {
+_BOOK_ORDER: dict[BookSort, Sequence[Any]] = {
     BookSort.ID: [Book.id],
     BookSort.ID_DESC: [Book.id.desc()],
     BookSort.PRICE: [Book.price, Book.id],
@@ -172,24 +173,26 @@ async def isbn_taken(session: AsyncSession, *, isbn: str, other_than: int | None
 async def list_books(
     session: AsyncSession, *, filters: BookFilters, sort: BookSort, limit: int, offset: int
 ) -> tuple[list[Book], int]:
-    query = select(Book)
+    where: list[ColumnElement[bool]] = []
     if filters.author_id is not None:
-        query = query.where(Book.author_id == filters.author_id)
+        where.append(Book.author_id == filters.author_id)
     if filters.format is not None:
-        query = query.where(Book.format == filters.format)
+        where.append(Book.format == filters.format)
     if filters.available is not None:
-        query = query.where(Book.available == filters.available)
+        where.append(Book.available == filters.available)
     if filters.in_stock is not None:
-        query = query.where(Book.stock > 0 if filters.in_stock else Book.stock == 0)
+        where.append(Book.stock > 0 if filters.in_stock else Book.stock == 0)
     if filters.min_price is not None:
-        query = query.where(Book.price >= filters.min_price)
+        where.append(Book.price >= filters.min_price)
     if filters.max_price is not None:
-        query = query.where(Book.price <= filters.max_price)
+        where.append(Book.price <= filters.max_price)
     if filters.published_year is not None:
-        query = query.where(Book.published_year == filters.published_year)
+        where.append(Book.published_year == filters.published_year)
     if filters.q is not None:
-        query = query.where(matches(Book.title_key, filters.q))
-    return await _page(session, query, order_by=_BOOK_ORDER[sort], limit=limit, offset=offset)
+        where.append(matches(Book.title_key, filters.q))
+    return await _page(
+        session, Book, where=where, order_by=_BOOK_ORDER[sort], limit=limit, offset=offset
+    )
 
 
 async def update_book(session: AsyncSession, *, book: Book, data: BookUpdate) -> Book:
@@ -218,10 +221,12 @@ async def get_review(session: AsyncSession, *, review_id: int) -> Review | None:
 async def list_reviews(
     session: AsyncSession, *, book_id: int, min_rating: int | None, limit: int, offset: int
 ) -> tuple[list[Review], int]:
-    query = select(Review).where(Review.book_id == book_id)
+    where = [Review.book_id == book_id]
     if min_rating is not None:
-        query = query.where(Review.rating >= min_rating)
-    return await _page(session, query, order_by=[Review.id], limit=limit, offset=offset)
+        where.append(Review.rating >= min_rating)
+    return await _page(
+        session, Review, where=where, order_by=[Review.id], limit=limit, offset=offset
+    )
 
 
 async def update_review(session: AsyncSession, *, review: Review, data: ReviewUpdate) -> Review:

@@ -62,12 +62,13 @@ def _renderable(value: Any) -> Any:
     return value
 
 
-async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """422 with FastAPI's usual body, even when the rejected input cannot be put in JSON.
 
     FastAPI's own handler echoes each bad ``input``; Python's JSON parser accepts ``NaN``,
     ``Infinity`` and ``"\\ud800"``, and echoing those back fails to render (a 500).
     """
+    assert isinstance(exc, RequestValidationError)  # what it is registered for
     errors = _renderable(jsonable_encoder(exc.errors()))
     # 422 as a number: Starlette renamed its constant (..._ENTITY -> ..._CONTENT).
     return JSONResponse({"detail": errors}, status_code=422)

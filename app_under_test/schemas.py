@@ -44,14 +44,6 @@ def _storable(value: str) -> str:
     return value
 
 
-def _text(max_length: int, *, min_length: int = 1, strip: bool = True) -> Any:
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length),
-        AfterValidator(_storable),
-    ]
-
-
 def _isbn_digits(value: object) -> object:
     # People write ISBNs with hyphens and spaces; only the 13 digits are stored.
     return value.replace("-", "").replace(" ", "") if isinstance(value, str) else value
@@ -64,13 +56,26 @@ def _not_bool(value: object) -> object:
     return value
 
 
+Storable = AfterValidator(_storable)
 NotBool = BeforeValidator(_not_bool)
+
 Id = Annotated[int, Field(ge=1, le=INT32_MAX), NotBool]
-Name = _text(NAME_LENGTH)
-ReviewerName = _text(REVIEWER_LENGTH)
-LongText = _text(TEXT_LENGTH, min_length=0, strip=False)
-Tag = _text(50)
-SearchTerm = _text(NAME_LENGTH)
+#: Short texts lose their surrounding whitespace (on MySQL/MariaDB trailing spaces do not
+#: count in comparisons, elsewhere they do: better none are stored).
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_LENGTH), Storable
+]
+ReviewerName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=REVIEWER_LENGTH),
+    Storable,
+]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), Storable
+]
+SearchTerm = Name
+#: Long texts are kept as written.
+LongText = Annotated[str, StringConstraints(max_length=TEXT_LENGTH), Storable]
 #: ASCII digits only: Unicode has other digits that a pattern's ``\d`` would let through.
 Isbn = Annotated[
     str,

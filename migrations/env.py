@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from alembic.runtime.migration import MigrationContext
@@ -51,7 +52,7 @@ def compare_server_default(
 
 
 # Shared by online and offline runs and by autogenerate.
-CONFIGURE_OPTIONS = {
+CONFIGURE_OPTIONS: dict[str, Any] = {
     # SQLite cannot ALTER most things: batch mode recreates the table there, and emits
     # plain ALTERs everywhere else.
     "render_as_batch": True,
