@@ -10,6 +10,10 @@ from sqlalchemy import func, select
 from app_under_test.models import Book, Review
 
 
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 async def make_author(client, name="Ursula K. Le Guin"):
     response = await client.post("/authors", json={"name": name})
     assert response.status_code == 201, response.text
@@ -59,7 +63,7 @@ async def test_create_returns_the_stored_book(client, db_session):
     assert book["description"] == "An ambiguous utopia.\nTwo worlds."
     assert book["available"] is True  # server default
     assert book["stock"] == 0  # server default (added by the second migration)
-    assert dt.datetime.fromisoformat(book["created_at"]).utcoffset() == dt.timedelta(0)
+    assert parse_time(book["created_at"]).utcoffset() == dt.timedelta(0)
     row = await db_session.get(Book, book["id"])
     assert row is not None
     assert str(row.price) == "12.50"
@@ -337,7 +341,8 @@ async def test_update(client, db_session):
     )
     assert updated["author_id"] == other_author
     assert updated["isbn"] == book["isbn"]
-    assert updated["updated_at"] >= book["updated_at"]
+    # Compared as times: "…:05Z" sorts after "…:05.5Z" as text.
+    assert parse_time(updated["updated_at"]) >= parse_time(book["updated_at"])
     assert (await titles(client, q="final"))[1] == 1
     assert (await titles(client, q="draft"))[1] == 0
     row = await db_session.get(Book, book["id"])
