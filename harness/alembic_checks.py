@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import textwrap
 import traceback
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
@@ -416,11 +417,12 @@ def model_differences(
     if upgrade_ops.is_empty():
         return [], ""
     lines = [_describe_diff(diff, context) for diff in upgrade_ops.as_diffs()]
-    code = render_python_code(upgrade_ops, migration_context=context)
+    # Rendered without the context: given one, alembic insists on env.py's target_metadata.
+    code = render_python_code(upgrade_ops)
     body = [
         line for line in code.splitlines() if line.strip() and not line.strip().startswith("# ###")
     ]
-    return lines, "\n".join(body)
+    return lines, textwrap.dedent("\n".join(body))
 
 
 def check_model_matches_schema(
