@@ -200,7 +200,10 @@ class LocalMySQLLauncher(LocalLauncher[MySQLBinaries]):
                 port=port,
                 user=ADMIN_USER,
                 password=password,
+                # Bounded reads too: whatever else answers on the port must not hang us.
                 connect_timeout=2,
+                read_timeout=2,
+                write_timeout=2,
             )
         except pymysql.err.MySQLError:
             return False
