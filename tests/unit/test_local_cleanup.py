@@ -43,8 +43,7 @@ OWNER_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from harness.backends.base import Backend
-from harness.launchers.base import LaunchContext, Launcher
+    from harness.launchers.base import LaunchContext
     from harness.backends.mysql import MySQLBackend
     from harness.backends.postgresql import PostgreSQLBackend
     from harness.launchers.local_mysql import LocalMySQLLauncher
