@@ -258,9 +258,9 @@ def _one_below(revision: Revision) -> str:
     """The downgrade target that undoes just *revision*."""
     if not revision.down_revisions:
         return "base"
-    if len(revision.down_revisions) == 1:
-        return revision.down_revisions[0]
-    return "-1"  # a merge point: one step down reaches all of its parents
+    # A merge point goes down to its first parent: Alembic undoes the other branches too
+    # ("-1" is an ambiguous walk there), and the stairway compares with that state.
+    return revision.down_revisions[0]
 
 
 # -- upgrade base to head --------------------------------------------------------------------

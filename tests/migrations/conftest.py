@@ -10,6 +10,13 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 
+# Imported here, before any in-process pytester run: pytester forgets the modules a run
+# imported, and importing SQLAlchemy's PostgreSQL dialect (which alembic.ddl does) a second
+# time registers its SQL functions again, which SQLAlchemy warns about.
+import alembic.autogenerate
+import alembic.command
+import alembic.ddl
+import alembic.runtime.environment  # noqa: F401
 import pytest
 
 from harness.plugin import RUN_KEY
@@ -107,7 +114,17 @@ class AlembicProject:
             models=textwrap.dedent(MODELS).format(extra_book_columns=extra_book_columns)
         )
 
-    def revision(self, rev: str, down: str | None, message: str, body: str) -> None:
+    def add_to_ini(self, line: str) -> None:
+        ini = self.pytester.path / "pytest.ini"
+        ini.write_text(ini.read_text().rstrip("\n") + "\n" + line + "\n")
+
+    def add_to_models(self, code: str) -> None:
+        models = self.pytester.path / "models.py"
+        models.write_text(models.read_text() + "\n" + textwrap.dedent(code) + "\n")
+
+    def revision(
+        self, rev: str, down: str | tuple[str, ...] | None, message: str, body: str
+    ) -> None:
         """Write ``migrations/versions/<rev>_<slug>.py``."""
         slug = "_".join(message.lower().split())
         head = (

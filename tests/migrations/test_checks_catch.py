@@ -61,11 +61,14 @@ def test_a_downgrade_that_leaves_a_table_behind(project: AlembicProject, backend
             pass  # forgot: op.drop_table("reviews")
         """,
     )
-    project.models(extra_book_columns="")
-    project.pytester.path.joinpath("models.py").write_text(
-        project.pytester.path.joinpath("models.py").read_text()
-        + '\nreviews = sa.Table("reviews", metadata, sa.Column("id", sa.Integer, '
-        'primary_key=True), sa.Column("body", sa.Text))\n'
+    project.add_to_models(
+        """
+        reviews = sa.Table(
+            "reviews", metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("body", sa.Text),
+        )
+        """
     )
     result = project.run(backend, *CHECKS_ONLY)
     result.assert_outcomes(passed=3, failed=1)
@@ -174,8 +177,7 @@ REJECTED = {
 
 def test_a_type_that_works_on_sqlite_only(project: AlembicProject, any_backend: str):
     project.revision("0003", "0002", "create events", SQLITE_ONLY_TYPES)
-    models = project.pytester.path / "models.py"
-    models.write_text(models.read_text() + SQLITE_ONLY_MODEL)
+    project.add_to_models(SQLITE_ONLY_MODEL)
     result = project.run(any_backend, *CHECKS_ONLY)
     if any_backend == "sqlite":
         # This is the point of running the checks on every backend: SQLite finds nothing.
