@@ -313,9 +313,14 @@ class LocalLauncher(abc.ABC, Generic[B]):
         except LookupError as exc:
             raise LauncherUnavailable(str(exc)) from None
         ctx.progress(f"harness: starting {backend.name} (local)...")
-        sweep(account)
         password = secrets.token_urlsafe(24)
-        server = LocalServerProcess(backend.name, account, self.stop_signal, password)
+        try:
+            sweep(account)
+            server = LocalServerProcess(backend.name, account, self.stop_signal, password)
+        except OSError as exc:
+            raise ServerError(
+                f"could not prepare a private directory for the {backend.name} server: {exc}"
+            ) from None
         try:
             self.initialize(found, server, password)
             port = self._run(found, server, password)

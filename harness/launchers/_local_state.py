@@ -188,7 +188,10 @@ def sweep(account: Account | None) -> list[Path]:
                 continue
         elif state.owner.is_running():
             continue
-        cleanup(directory)
+        try:
+            cleanup(directory)
+        except OSError:
+            continue  # not ours to fix (e.g. a PID we may not signal): never block a start
         removed.append(directory)
     return removed
 

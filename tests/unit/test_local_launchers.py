@@ -18,7 +18,7 @@ from harness.errors import ServerError
 from harness.launchers import _local
 from harness.launchers._local import LocalServerProcess
 from harness.launchers._local_state import read_state
-from harness.launchers.base import LaunchContext, Launcher, Server
+from harness.launchers.base import LaunchContext, Launcher, LauncherUnavailable, Server
 from harness.launchers.local_mysql import LocalMySQLLauncher
 from harness.launchers.local_postgresql import LocalPostgreSQLLauncher
 from harness.registry import default_registry
@@ -163,3 +163,26 @@ def test_port_taken_fails_cleanly(
     assert process.state.server is None
     assert process.state.watchdog is not None
     assert not process.state.watchdog.is_running()
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("postgresql", "apt-get install postgresql"), ("mysql", "apt-get install mariadb-server")],
+)
+def test_missing_binaries_say_what_to_install(
+    name: str,
+    hint: str,
+    ctx: LaunchContext,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launcher, backend = PAIRS[name]
+    module = sys.modules[type(launcher).__module__]
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(module, "glob_dirs", lambda patterns: [])
+    reason = launcher.unavailable_reason(backend, ctx)
+    assert reason is not None
+    assert hint in reason
+    assert "brew install" in reason
+    with pytest.raises(LauncherUnavailable, match=hint):
+        launcher.start(backend, ctx)
