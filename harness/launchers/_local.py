@@ -159,6 +159,9 @@ class LocalServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
+            # Not the caller's cwd: ``-m`` puts the cwd first on sys.path, and a project's
+            # own "harness" directory there would shadow this package.
+            cwd=self.directory,
             # Its own session: a Ctrl-C in the terminal must not kill it before the server.
             start_new_session=True,
             close_fds=True,
@@ -212,6 +215,8 @@ class LocalServerProcess:
         """Stop the spawned server (fast shutdown, then kill by PID) and forget it."""
         if self.state.server is not None:
             stop_process(self.state.server, self.state.stop_signal, popen=self._popen)
+        elif self._popen is not None:
+            self._popen.wait()  # it exited before its PID could be recorded: just reap it
         self._popen = None
         self.state.server = None
         if self.directory.exists():
