@@ -8,6 +8,7 @@ through the ``external`` launcher, so a test costs a few databases, not a server
 from __future__ import annotations
 
 import dataclasses
+import sys
 import textwrap
 
 # Imported here, before any in-process pytester run: pytester forgets the modules a run
@@ -138,6 +139,8 @@ class AlembicProject:
     def run(self, backend: str, *args: str) -> pytest.RunResult:
         """Run pytest in-process on *backend*; a server backend is this run's own server."""
         self.monkeypatch.delenv("HARNESS_MIGRATION_CHECKS", raising=False)
+        # Each project has its own models.py: never let an earlier one answer the import.
+        self.monkeypatch.delitem(sys.modules, "models", raising=False)
         options = [f"--harness-backends={backend}"]
         provisioned = self.outer.get(backend)
         if provisioned.server is not None:

@@ -14,8 +14,10 @@ from tests.migrations.conftest import ALEMBIC_INI, AUTHORS, BOOKS, ENV_PY
 
 def write_tree(root: Path, revisions: list[tuple[str, str | None, str, str]]) -> Path:
     (root / "migrations" / "versions").mkdir(parents=True)
-    (root / "migrations" / "env.py").write_text(ENV_PY)
-    (root / "models.py").write_text("import sqlalchemy as sa\nmetadata = sa.MetaData()\n")
+    # No models module: one imported here would stay in sys.modules for later pytester runs.
+    (root / "migrations" / "env.py").write_text(
+        ENV_PY.replace("from models import metadata", "metadata = None")
+    )
     for rev, down, message, body in revisions:
         (root / "migrations" / "versions" / f"{rev}.py").write_text(
             f'"""{message}"""\nimport sqlalchemy as sa\nfrom alembic import op\n'
@@ -42,12 +44,9 @@ def test_a_missing_ini_is_a_configuration_error(tmp_path: Path):
         MigrationTree(tmp_path / "alembic.ini")
 
 
-def test_stairway_on_a_plain_connection_names_what_a_downgrade_left(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def test_stairway_on_a_plain_connection_names_what_a_downgrade_left(tmp_path: Path):
     leaky = AUTHORS.replace('op.drop_table("authors")', "pass")
     ini = write_tree(tmp_path, [("0001", None, "create authors", leaky)])
-    monkeypatch.syspath_prepend(str(tmp_path))
     engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     try:
         with engine.connect() as conn, pytest.raises(MigrationCheckFailed) as failed:
