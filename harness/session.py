@@ -75,9 +75,10 @@ class HarnessRun:
         with self._lock:
             self.provisioned[name] = result
         if backend.needs_server:
+            # The one progress line per backend: launchers print only what is unusual.
             self.progress(
-                f"harness: {name} ready in {result.ready_seconds:.1f}s "
-                f"({result.launcher}: {result.version})"
+                f"harness: {name} ready in {result.ready_seconds:.1f}s via {result.launcher} "
+                f"({result.version})"
             )
         return result
 

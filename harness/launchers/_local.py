@@ -311,13 +311,11 @@ class LocalLauncher(abc.ABC, Generic[B]):
 
     def start(self, backend: Backend, ctx: LaunchContext) -> Server:
         """Start a private server for *backend*; return it once it accepts connections."""
-        started = time.monotonic()
         found = self.find()
         try:
             account = service_account()
         except LookupError as exc:
             raise LauncherUnavailable(str(exc)) from None
-        ctx.progress(f"harness: starting {backend.name} (local)...")
         password = secrets.token_urlsafe(24)
         try:
             sweep(account)
@@ -333,7 +331,6 @@ class LocalLauncher(abc.ABC, Generic[B]):
         except BaseException:
             server.stop()
             raise
-        ctx.progress(f"harness: {backend.name} ready in {time.monotonic() - started:.1f}s")
         return Server(url=url, launcher=self.name, description=description, stop=server.stop)
 
     def _run(self, found: B, server: LocalServerProcess, password: str) -> int:
