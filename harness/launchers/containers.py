@@ -153,9 +153,51 @@ def _docker_module(name: str = "docker") -> Any:
     return importlib.import_module(name)
 
 
+def docker_host() -> str:
+    """The Docker API address testcontainers will use.
+
+    That is ``DOCKER_HOST``, else ``tc.host`` in ``~/.testcontainers.properties``, else the
+    current ``docker context`` (as testcontainers resolves it), else the local socket.
+    """
+    try:
+        from testcontainers.core.docker_client import get_docker_host
+    except ImportError:  # not installed (reported elsewhere), or a version without it
+        found = os.environ.get("DOCKER_HOST")
+    else:
+        found = get_docker_host()
+    if found:
+        return str(found)
+    return "npipe:////./pipe/docker_engine" if os.name == "nt" else "unix:///var/run/docker.sock"
+
+
 def docker_client(timeout: float) -> Any:
-    """A Docker SDK client configured from the environment, as testcontainers makes one."""
-    return _docker_module().from_env(timeout=timeout)
+    """A Docker SDK client for `docker_host`, with *timeout* on each API call."""
+    docker = _docker_module()
+    if os.environ.get("DOCKER_HOST"):
+        return docker.from_env(timeout=timeout)  # also takes DOCKER_TLS_VERIFY and friends
+    return docker.DockerClient(base_url=docker_host(), timeout=timeout)
+
+
+def _ping_unix_socket(path: str) -> str | None:
+    """Ask the engine behind a Unix socket for ``/_ping``; why it did not answer, or None.
+
+    A raw request rather than the Docker SDK: the SDK leaks its socket when the connection
+    is refused (a stale socket file of a stopped engine), and under ``-W error`` that
+    ResourceWarning would fail the user's run instead of choosing another launcher.
+    """
+    if not os.path.exists(path):
+        return f"Docker is not reachable (no socket at {path})"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(PING_TIMEOUT)
+            sock.connect(path)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            status_line = sock.recv(128).split(b"\r\n", 1)[0].decode("latin-1")
+    except OSError as exc:
+        return f"Docker is not reachable ({path}: {exc.strerror or _short(exc)})"
+    if status_line.split(" ")[1:2] != ["200"]:
+        return f"Docker is not reachable ({path} answered {status_line or 'nothing'!r})"
+    return None
 
 
 def sweep_leftovers(client: Any, *, hostname: str | None = None) -> list[str]:
@@ -224,22 +266,24 @@ class ContainersLauncher:
 
     def _ping(self) -> str | None:
         """Why the Docker engine does not answer (quickly), or None when it does."""
+        host = docker_host()
+        if not _is_local_engine(host):
+            return (
+                f"the Docker engine at {host} is not on this machine, and the containers "
+                f"launcher publishes ports on {LOOPBACK} only"
+            )
+        if host.startswith("unix://"):
+            return _ping_unix_socket(host[len("unix://") :])
         try:
             client = docker_client(PING_TIMEOUT)
         except Exception as exc:  # the SDK raises DockerException, or requests' errors
             return f"Docker is not reachable ({_short(exc)})"
         try:
             client.ping()
-            base_url = str(client.api.base_url)
         except Exception as exc:
             return f"Docker is not reachable ({_short(exc)})"
         finally:
             client.close()
-        if not _is_local_engine(base_url):
-            return (
-                f"the Docker engine at {base_url} is not on this machine, and the containers "
-                f"launcher publishes ports on {LOOPBACK} only"
-            )
         return None
 
     def _prepare(self, client: Any) -> None:
