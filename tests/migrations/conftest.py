@@ -29,7 +29,11 @@ INI = """
 [pytest]
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
-filterwarnings = error
+filterwarnings =
+    error
+    # An in-process run meets the harness already imported by the outer one: pytest says so
+    # when it cannot tell that the outer run rewrote it (the `pytest` script, not python -m).
+    ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning
 harness_alembic_ini = alembic.ini
 harness_metadata = models:metadata
 """

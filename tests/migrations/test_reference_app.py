@@ -25,7 +25,9 @@ def test_the_reference_app_passes_every_migration_check(
             f"""
             [pytest]
             asyncio_default_fixture_loop_scope = function
-            filterwarnings = error
+            filterwarnings =
+                error
+                ignore:Module already imported:pytest.PytestAssertRewriteWarning
             harness_alembic_ini = {REPO / "alembic.ini"}
             harness_metadata = app_under_test.models:Base.metadata
             """
