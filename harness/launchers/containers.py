@@ -11,7 +11,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -225,6 +225,50 @@ def sweep_leftovers(client: Any, *, hostname: str | None = None) -> list[str]:
     return removed
 
 
+class _QuickPolling:
+    """Make testcontainers poll for readiness every 0.1 s (not 1 s) while servers start.
+
+    Its wait strategies read the interval from its process-wide configuration when they
+    are made, inside ``start()``; at 1 s a server ready after 1.2 s is seen at 2 s or
+    later, which is most of a session's start-up. The timeout stays the same. Servers
+    start in parallel threads, so the first one in sets the interval and the last one out
+    restores it. An interval the user set (``TC_POOLING_INTERVAL``) is left alone.
+    """
+
+    INTERVAL = 0.1
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: tuple[float, int] | None = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if "TC_POOLING_INTERVAL" in os.environ:
+            yield
+            return
+        from testcontainers.core.config import testcontainers_config as config
+
+        with self._lock:
+            if self._users == 0:
+                self._saved = (config.sleep_time, config.max_tries)
+                timeout = config.sleep_time * config.max_tries
+                config.sleep_time = self.INTERVAL
+                config.max_tries = max(1, round(timeout / self.INTERVAL))
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._saved is not None:
+                    config.sleep_time, config.max_tries = self._saved
+                    self._saved = None
+
+
+_quick_polling = _QuickPolling()
+
+
 class ContainersLauncher:
     """Starts each backend's server in a fresh container and removes it at session end.
 
@@ -358,7 +402,8 @@ class ContainersLauncher:
         # its `ports` mapping goes to the Docker SDK as is, which takes (address, port).
         container.ports[str(recipe.port)] = (LOOPBACK, None)
         try:
-            container.start()
+            with _quick_polling():
+                container.start()
             port = _published_port(container, recipe.port)
             short_id = str(container.get_wrapped_container().short_id)
         except BaseException as exc:
