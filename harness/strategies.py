@@ -13,7 +13,8 @@ What "valid everywhere" means, and what it deliberately does not hide:
   default collations ignore case and trailing spaces and rank all supplementary
   characters equal): a test that meets one of those has found a real difference to pin;
 * integers stay within the column type's range (SQLite would store anything), decimals within
-  ``Numeric(p, s)``, floats within the narrowest width a backend stores the type in;
+  ``Numeric(p, s)``, a bare ``Float`` within the six significant digits MySQL/MariaDB return
+  for it (``Double`` is exact everywhere);
 * datetimes are UTC (``timezone=True``) or naive, between years 1000 and 9999 (MySQL's range).
 
 Strategies shrink towards short, plain values: ``None`` for nullable columns, the low bound
@@ -23,6 +24,7 @@ for numbers, ``'0'`` for text.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Collection, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
@@ -184,8 +186,13 @@ def _numeric(type_: Numeric[Any], bounds: Bounds | None, described: str) -> Sear
     return values.map(float)
 
 
+#: Significant digits MySQL/MariaDB send back for a 4-byte FLOAT (as text, like ``%g``).
+FLOAT_DIGITS: Final = 6
+
+
 def _float(type_: Float[Any], bounds: Bounds | None) -> SearchStrategy[Any]:
-    # MySQL/MariaDB store a bare FLOAT in 4 bytes; DOUBLE (or FLOAT(25+)) in 8 everywhere.
+    # MySQL/MariaDB store a bare FLOAT in 4 bytes and send it back rounded to six significant
+    # digits; DOUBLE (or FLOAT(25) and up) is 8 bytes everywhere.
     wide = isinstance(type_, Double) or (type_.precision is not None and type_.precision > 24)
     width: Literal[32, 64] = 64 if wide else 32
     low = bounds.low if bounds is not None else None
@@ -200,6 +207,10 @@ def _float(type_: Float[Any], bounds: Bounds | None) -> SearchStrategy[Any]:
         allow_subnormal=False,
         width=width,
     )
+    if not wide:
+        values = values.map(lambda f: float(f"{f:.{FLOAT_DIGITS}g}")).filter(
+            lambda f: (low is None or f >= low) and (high is None or f <= high)
+        )
     if getattr(type_, "asdecimal", False):
         return values.map(lambda f: Decimal(repr(f)))
     return values
@@ -235,6 +246,15 @@ def _has_fractional_seconds(type_: TypeEngine[Any]) -> bool:
         if isinstance(variant, (mysql.DATETIME, mysql.TIMESTAMP, mysql.TIME)):
             return bool(variant.fsp)
     return False  # the generic type is DATETIME/TIME without fsp on MySQL
+
+
+def _rfc_4122(value: uuid.UUID) -> uuid.UUID:
+    """*value* with the RFC 4122 variant bits (``10``), any version.
+
+    MariaDB's native UUID type refuses a UUID of another variant whose version nibble is 8 or
+    more; PostgreSQL and SQLite take any 128 bits.
+    """
+    return uuid.UUID(int=(value.int & ~(0xC000 << 48)) | (0x8000 << 48))
 
 
 def json_values(*, max_leaves: int = 10) -> SearchStrategy[Any]:
@@ -300,7 +320,7 @@ def _type_strategy(
     if isinstance(base, LargeBinary):
         return st.binary(max_size=base.length or DEFAULT_BINARY_SIZE)
     if isinstance(base, Uuid):
-        uuids: SearchStrategy[Any] = st.uuids()
+        uuids: SearchStrategy[Any] = st.uuids().map(_rfc_4122)
         return uuids if base.as_uuid else uuids.map(str)
     raise StrategyError(
         f"{described}: no strategy for type {type_!r}; pass overrides={{...: strategy}} "
