@@ -358,12 +358,27 @@ class ContainersLauncher:
             else:
                 self._reaper = "Ryuk reaper"
 
+    def _ensure_image(
+        self, client: Any, image: str, backend: Backend, ctx: LaunchContext, hint: str
+    ) -> None:
+        """Pull *image* unless it is here, saying so first: a first pull can take minutes."""
+        errors = _docker_module("docker.errors")
+        try:
+            client.images.get(image)
+        except errors.ImageNotFound:
+            ctx.progress(f"harness: pulling {image} for {backend.name} (first use)")
+            try:
+                client.images.pull(image)
+            except errors.DockerException as exc:
+                raise ServerError(
+                    f"{backend.name}: the image {image!r} is not here and could not be "
+                    f"pulled ({_short(exc)}). Pull or build it, or: {hint}."
+                ) from None
+
     def start(self, backend: Backend, ctx: LaunchContext) -> Server:
         reason = self.unavailable_reason(backend, ctx)
         if reason is not None:
             raise LauncherUnavailable(reason)
-        errors = _docker_module("docker.errors")
-
         recipe = _RECIPES[backend.name]
         image = ctx.options.get("image") or DEFAULT_IMAGES[backend.name]
         image_hint = (
@@ -371,22 +386,20 @@ class ContainersLauncher:
             f"(or HARNESS_{backend.name.upper()}_IMAGE, or the ini key "
             f"harness_image_{backend.name})"
         )
-        client = docker_client(API_TIMEOUT)
         try:
-            self._prepare(client)
+            client = docker_client(API_TIMEOUT)
             try:
-                client.images.get(image)
-            except errors.ImageNotFound:
-                ctx.progress(f"harness: pulling {image} for {backend.name} (first use)")
-                try:
-                    client.images.pull(image)
-                except errors.DockerException as exc:
-                    raise ServerError(
-                        f"{backend.name}: the image {image!r} is not here and could not be "
-                        f"pulled ({_short(exc)}). Pull or build it, or: {image_hint}."
-                    ) from None
-        finally:
-            client.close()
+                self._prepare(client)
+                self._ensure_image(client, image, backend, ctx, image_hint)
+            finally:
+                client.close()
+        except ServerError:
+            raise
+        except Exception as exc:  # it answered the ping a moment ago
+            raise ServerError(
+                f"{backend.name}: Docker stopped answering ({_short(exc)}). "
+                + _NOT_REACHABLE_HINT.format(backend=backend.name)
+            ) from None
 
         password = secrets.token_urlsafe(18)
         labels = {

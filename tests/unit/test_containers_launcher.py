@@ -256,6 +256,20 @@ def test_a_failed_start_removes_the_container_and_hides_the_password(
     assert made[0].ports == {"5432": ("127.0.0.1", None)}
 
 
+def test_an_engine_that_stops_answering_after_the_ping_gives_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("testcontainers", reason="testcontainers is not installed")
+
+    def refuse(timeout: float) -> Any:
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setattr(ContainersLauncher, "_ping", lambda self: None)
+    monkeypatch.setattr(containers, "docker_client", refuse)
+    with pytest.raises(ServerError, match=r"Docker stopped answering \(ConnectionError"):
+        ContainersLauncher().start(BACKENDS["mysql"], make_ctx(tmp_path))
+
+
 # --- with Docker: real containers ----------------------------------------------------------
 
 
