@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import textwrap
 
@@ -186,7 +187,11 @@ def test_checks_run_in_scratch_databases_of_their_own(project: AlembicProject, b
     server = project.outer.get(backend).server
     if server is None:
         return
-    names = asyncio.run(_databases(server.url, LIST_DATABASES[backend]))
+    # In a thread of its own: asyncio.run here would unset the loop pytest-asyncio 1.0 keeps
+    # as this thread's current one, and break the async tests after this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        query = _databases(server.url, LIST_DATABASES[backend])
+        names = pool.submit(asyncio.run, query).result()
     # The inner run lived in this process: its databases are named after our pid. All dropped.
     prefix = f"harness_{os.getpid()}_"
     leftovers = [
