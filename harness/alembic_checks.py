@@ -361,46 +361,48 @@ def _type_name(type_: object, context: MigrationContext) -> str:
         return repr(type_)
 
 
+_MODELS_ONLY = "in the models but not in the database"
+_DATABASE_ONLY = "in the database but not in the models"
+
+
+def _default_text(default: object) -> object:
+    """A server default as its SQL text (reflected ones are wrapped in DefaultClause)."""
+    arg = getattr(default, "arg", default)
+    return getattr(arg, "text", arg)
+
+
 def _describe_diff(diff: Any, context: MigrationContext) -> str:
     """One autogenerate difference as a sentence (``compare_metadata``'s tuple format)."""
     if isinstance(diff, list):  # modify_* entries come grouped per column
         return "; ".join(_describe_diff(entry, context) for entry in diff)
     kind = diff[0]
     if kind in ("add_table", "remove_table"):
-        where = (
-            "in the models but not in the database"
-            if kind == "add_table"
-            else ("in the database but not in the models")
-        )
+        where = _MODELS_ONLY if kind == "add_table" else _DATABASE_ONLY
         return f"table {diff[1].name} is {where}"
     if kind in ("add_column", "remove_column"):
         _, _, table, column = diff
-        where = (
-            "in the models but not in the database"
-            if kind == "add_column"
-            else ("in the database but not in the models")
-        )
+        where = _MODELS_ONLY if kind == "add_column" else _DATABASE_ONLY
         return f"column {table}.{column.name} ({_type_name(column.type, context)}) is {where}"
     if kind.startswith("modify_"):
         _, _, table, column, _, old, new = diff
         what = kind.removeprefix("modify_").replace("_", " ")
         if kind == "modify_type":
-            old, new = _type_name(old, context), _type_name(new, context)
+            shown = _type_name(old, context), _type_name(new, context)
         elif kind == "modify_default":
-            old = getattr(getattr(old, "arg", old), "text", getattr(old, "arg", old))
-            new = getattr(getattr(new, "arg", new), "text", getattr(new, "arg", new))
-        return f"column {table}.{column}: {what} is {old!r} in the database, {new!r} in the models"
+            shown = repr(_default_text(old)), repr(_default_text(new))
+        else:
+            shown = repr(old), repr(new)
+        return (
+            f"column {table}.{column}: {what} is {shown[0]} in the database, "
+            f"{shown[1]} in the models"
+        )
     if kind.startswith(("add_", "remove_")):
         obj = diff[1]
         noun = kind.split("_", 1)[1].replace("fk", "foreign key")
         table = getattr(getattr(obj, "table", None), "name", None) or getattr(obj, "name", "")
         columns = ", ".join(getattr(c, "name", str(c)) for c in getattr(obj, "columns", ()))
         label = f"{noun} {getattr(obj, 'name', None) or '(unnamed)'} on {table}({columns})"
-        where = (
-            "in the models but not in the database"
-            if kind.startswith("add_")
-            else ("in the database but not in the models")
-        )
+        where = _MODELS_ONLY if kind.startswith("add_") else _DATABASE_ONLY
         return f"{label} is {where}"
     return repr(diff)
 
