@@ -30,38 +30,63 @@ POSTGRES_USER="${POSTGRES_USER:-postgres}"
 POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"
 auth_method="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
 
+template=/usr/share/harness/pgdata-template
+psql_as() {
+    local user="$1"
+    shift
+    psql -v ON_ERROR_STOP=1 -X -q --username "$user" --no-password "$@"
+}
+
 if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     if [[ -z "${POSTGRES_PASSWORD:-}" && "$auth_method" != "trust" ]]; then
         echo "error: database is uninitialized and POSTGRES_PASSWORD is not set" >&2
         echo "  (set POSTGRES_PASSWORD, or POSTGRES_HOST_AUTH_METHOD=trust)" >&2
         exit 1
     fi
-    pwfile="$(mktemp)"
-    printf '%s\n' "${POSTGRES_PASSWORD:-}" >"$pwfile"
-    # --no-sync: a crash during the first second only loses a database nobody used yet.
-    # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a word list, as officially
-    initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --encoding=UTF8 \
-        --locale=C.UTF-8 --auth-local=trust --auth-host="$auth_method" --no-sync \
-        ${POSTGRES_INITDB_ARGS:-} >/dev/null
-    rm -f "$pwfile"
-    # initdb only admits 127.0.0.1 and ::1 over TCP; published ports arrive from the
-    # bridge, so admit every address (with a password), as the official image does.
-    printf 'host all all all %s\n' "$auth_method" >>"$PGDATA/pg_hba.conf"
+    if [[ -z "${POSTGRES_INITDB_ARGS:-}" && -s "$template/PG_VERSION" ]]; then
+        # A copy of the cluster initdb made at build time (superuser "postgres"): initdb is
+        # most of a start (1-2 s), and containers here are started once per test session.
+        cp -a "$template/." "$PGDATA/"
+        seeded=1
+    else
+        # --no-sync: a crash in the first second only loses a database nobody used yet.
+        # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a word list, as officially
+        initdb --username="$POSTGRES_USER" --encoding=UTF8 --locale=C.UTF-8 --no-sync \
+            --auth-local=trust --auth-host="$auth_method" ${POSTGRES_INITDB_ARGS:-} >/dev/null
+        seeded=0
+    fi
+    # Local connections are trusted (this script, docker exec); any address may connect
+    # with the password: published ports arrive from the bridge, not from 127.0.0.1.
+    printf 'local all all trust\nhost all all all %s\n' "$auth_method" >"$PGDATA/pg_hba.conf"
     # The real server listens everywhere in the container; the temporary one overrides it.
     printf "listen_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
 
     # The temporary server: Unix socket only, so nothing outside can reach it yet.
     pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c fsync=off" -w -s start
-    psql=(psql -v ON_ERROR_STOP=1 -X -q --username "$POSTGRES_USER" --no-password)
+    if [[ "$seeded" == 1 && "$POSTGRES_USER" != "postgres" ]]; then
+        # Make the template's superuser POSTGRES_USER, as initdb --username would have.
+        # A role cannot rename itself while connected as itself: a stand-in does it.
+        psql_as postgres --dbname postgres <<<'CREATE ROLE harness_entrypoint SUPERUSER LOGIN;'
+        psql_as harness_entrypoint --dbname postgres --set user="$POSTGRES_USER" \
+            <<<'ALTER ROLE postgres RENAME TO :"user";'
+        psql_as "$POSTGRES_USER" --dbname postgres <<<'DROP ROLE harness_entrypoint;'
+    fi
+    if [[ -n "${POSTGRES_PASSWORD:-}" ]]; then
+        # \getenv keeps the password out of every command line.
+        psql_as "$POSTGRES_USER" --dbname postgres --set user="$POSTGRES_USER" <<<"
+            \\getenv pw POSTGRES_PASSWORD
+            ALTER ROLE :\"user\" PASSWORD :'pw';"
+    fi
     if [[ "$POSTGRES_DB" != "postgres" ]]; then
         # Quote the name as an identifier: POSTGRES_DB may hold any character.
-        "${psql[@]}" --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
+        psql_as "$POSTGRES_USER" --dbname postgres --set db="$POSTGRES_DB" \
+            <<<'CREATE DATABASE :"db";'
     fi
     for f in /docker-entrypoint-initdb.d/*; do
         case "$f" in
         *.sh) echo "running $f"; . "$f" ;;
-        *.sql) echo "running $f"; "${psql[@]}" --dbname "$POSTGRES_DB" -f "$f" ;;
-        *.sql.gz) echo "running $f"; gunzip -c "$f" | "${psql[@]}" --dbname "$POSTGRES_DB" ;;
+        *.sql) echo "running $f"; psql_as "$POSTGRES_USER" --dbname "$POSTGRES_DB" -f "$f" ;;
+        *.sql.gz) echo "running $f"; gunzip -c "$f" | psql_as "$POSTGRES_USER" --dbname "$POSTGRES_DB" ;;
         *) [[ -e "$f" ]] && echo "ignoring $f" ;;
         esac
     done
