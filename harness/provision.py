@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import URL
@@ -52,8 +53,11 @@ def describe_error(exc: BaseException, url: URL) -> str:
 
 def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     # Provisioning happens in pytest hooks, outside the tests' event loops: a private loop
-    # per call keeps every connection on the loop that opened it.
-    return asyncio.run(coro_fn())
+    # per call keeps every connection on the loop that opened it. It runs in a worker thread
+    # because asyncio.run() in the main thread clears the main thread's current event loop,
+    # which older pytest-asyncio versions rely on when an in-process run ends.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-provision") as pool:
+        return pool.submit(lambda: asyncio.run(coro_fn())).result()
 
 
 async def _with_admin(url: URL, action: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
@@ -65,10 +69,13 @@ async def _with_admin(url: URL, action: Callable[[AsyncConnection], Coroutine[An
         await engine.dispose()
 
 
-def choose_launcher(
+def candidate_launchers(
     registry: Registry, backend: Backend, launcher_name: str, ctx: LaunchContext
-) -> Launcher:
-    """The launcher that will serve *backend*; for ``auto`` the first one that can."""
+) -> list[Launcher]:
+    """The launchers to try for *backend*, in order; for ``auto`` every one that can serve.
+
+    Raises `ServerError` naming every way to get the backend when none can.
+    """
     if launcher_name != "auto":
         launcher = registry.launcher(launcher_name, backend.name)
         if launcher is None:
@@ -80,8 +87,9 @@ def choose_launcher(
         reason = launcher.unavailable_reason(backend, ctx)
         if reason is not None:
             raise ServerError(f"{backend.name} via {launcher_name}: {reason}")
-        return launcher
+        return [launcher]
     reasons = []
+    available = []
     candidates = [
         launcher for launcher in registry.launchers_for(backend.name) if launcher.name != "external"
     ]
@@ -91,8 +99,11 @@ def choose_launcher(
     for launcher in candidates:
         reason = launcher.unavailable_reason(backend, ctx)
         if reason is None:
-            return launcher
-        reasons.append(f"  - {launcher.name}: {reason}")
+            available.append(launcher)
+        else:
+            reasons.append(f"  - {launcher.name}: {reason}")
+    if available:
+        return available
     external = f"HARNESS_{backend.name.upper()}_URL"
     raise ServerError(
         f"no way to get a {backend.name} server here. Tried:\n"
@@ -100,6 +111,42 @@ def choose_launcher(
         + f"\n  - external: no URL given (--harness-url {backend.name}=URL, or {external})"
         + f"\nStart Docker, install the {backend.name} server binaries, or give a URL;"
         f" or leave {backend.name} out of --harness-backends."
+    )
+
+
+def choose_launcher(
+    registry: Registry, backend: Backend, launcher_name: str, ctx: LaunchContext
+) -> Launcher:
+    """The launcher that will be tried first for *backend*."""
+    return candidate_launchers(registry, backend, launcher_name, ctx)[0]
+
+
+def start_server(
+    registry: Registry, backend: Backend, launcher_name: str, ctx: LaunchContext
+) -> tuple[Launcher, Server]:
+    """Start a server with the first launcher that succeeds.
+
+    Under ``auto`` a launcher that can serve in principle may still fail (Docker answers but
+    the image cannot be pulled): the next one is tried, and the failure is said, not hidden.
+    """
+    candidates = candidate_launchers(registry, backend, launcher_name, ctx)
+    failures: list[tuple[str, str]] = []
+    for index, launcher in enumerate(candidates):
+        try:
+            return launcher, launcher.start(backend, ctx)
+        except (LauncherUnavailable, ServerError) as exc:
+            failures.append((launcher.name, str(exc)))
+            if index + 1 < len(candidates):
+                ctx.progress(
+                    f"harness: {backend.name} via {launcher.name} failed ({exc}); "
+                    f"trying {candidates[index + 1].name}"
+                )
+    if len(failures) == 1:
+        name, message = failures[0]
+        raise ServerError(f"{backend.name} via {name}: {message}")
+    raise ServerError(
+        f"{backend.name}: every launcher failed:\n"
+        + "\n".join(f"  - {name}: {message}" for name, message in failures)
     )
 
 
@@ -123,11 +170,7 @@ def provision(
             ready_seconds=time.perf_counter() - started,
         )
 
-    launcher = choose_launcher(registry, backend, launcher_name, ctx)
-    try:
-        server = launcher.start(backend, ctx)
-    except LauncherUnavailable as exc:
-        raise ServerError(f"{backend.name} via {launcher.name}: {exc}") from None
+    launcher, server = start_server(registry, backend, launcher_name, ctx)
     database = f"harness_{ctx.run_id}"
 
     async def create(conn: AsyncConnection) -> str:

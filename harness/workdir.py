@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
 import tempfile
+import time
 from pathlib import Path
+
+#: a run dir with no owner file yet is left alone this long (its maker may be writing it)
+UNOWNED_GRACE_SECONDS = 60
 
 
 def root() -> Path:
@@ -33,6 +36,13 @@ def sweep_stale_runs(base: Path | None = None) -> list[Path]:
         try:
             pid = int((run / "owner.pid").read_text())
         except (OSError, ValueError):
+            # Another process may have made it a moment ago and not yet written its owner.
+            try:
+                young = time.time() - run.stat().st_mtime < UNOWNED_GRACE_SECONDS
+            except OSError:
+                continue
+            if young:
+                continue
             pid = 0
         if pid and _alive(pid):
             continue
@@ -46,14 +56,16 @@ def create_run_dir(base: Path | None = None) -> Path:
     base = base or root()
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     run = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=base))
-    (run / "owner.pid").write_text(str(os.getpid()))
+    # Written whole then renamed, so a sweeper never reads half a PID.
+    partial = run / "owner.pid.tmp"
+    partial.write_text(str(os.getpid()))
+    partial.rename(run / "owner.pid")
     return run
 
 
 def remove_run_dir(run: Path) -> None:
+    # The shared parent stays: removing it could race with another run creating its own.
     shutil.rmtree(run, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        run.parent.rmdir()  # only succeeds when no other run is using it
 
 
 def new_run_id() -> str:

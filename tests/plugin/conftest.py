@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
@@ -63,7 +64,10 @@ INI = """
 [pytest]
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
-filterwarnings = error
+filterwarnings =
+    error
+    # Started as the bare `pytest` script, the outer run has already imported these.
+    ignore:Module already imported:pytest.PytestAssertRewriteWarning
 harness_app = myapp:app
 harness_session_dependency = myapp:get_session
 harness_metadata = myapp:metadata
@@ -88,8 +92,12 @@ def pytest_harness_register(registry):
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """An adopting project: an app module and a pytest.ini configuring the harness."""
+    # The outer run's own settings (tox sets some) must not leak into the inner runs.
+    for name in list(os.environ):
+        if name.startswith("HARNESS_"):
+            monkeypatch.delenv(name)
     pytester.makepyfile(myapp=textwrap.dedent(APP))
     pytester.makefile(".ini", pytest=textwrap.dedent(INI))
     pytester.syspathinsert()

@@ -171,3 +171,60 @@ def test_no_server_is_started_for_collect_only(project: pytest.Pytester):
     result = project.runpytest("--collect-only", "--harness-backends=postgresql")
     assert result.ret == 0
     assert "ready in" not in result.stdout.str()
+
+
+def test_auto_falls_back_loudly_when_a_launcher_fails_to_start(project: pytest.Pytester):
+    project.makeconftest(
+        """
+        from harness import Server
+        from harness.backends.sqlite import SQLiteBackend
+        from harness.errors import ServerError
+
+        class FileServer(SQLiteBackend):
+            # An embedded database dressed as a server, so launchers are involved.
+            name = "fileserver"
+            needs_server = True
+
+            def database_url(self, server_url, database):
+                return server_url
+
+        class NoImage:
+            kind = "launcher"
+            name = "containers"
+            backends = ("fileserver",)
+
+            def unavailable_reason(self, backend, ctx):
+                return None
+
+            def start(self, backend, ctx):
+                raise ServerError("the image 'db:1' is not here and could not be pulled")
+
+        class Local:
+            kind = "launcher"
+            name = "local"
+            backends = ("fileserver",)
+
+            def unavailable_reason(self, backend, ctx):
+                return None
+
+            def start(self, backend, ctx):
+                return Server(
+                    url=backend.embedded_url(ctx.workdir), launcher="local", description="file"
+                )
+
+        def pytest_harness_register(registry):
+            registry.register(FileServer())
+            registry.register(NoImage())
+            registry.register(Local())
+        """
+    )
+    project.makepyfile("def test_x(db_backend): assert db_backend.launcher == 'local'")
+    result = project.runpytest("--harness-backends=fileserver")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "harness: fileserver via containers failed (the image 'db:1' is not here and could "
+            "not be pulled); trying local",
+            "harness: fileserver ready in *s via local (SQLite *)",
+        ]
+    )
