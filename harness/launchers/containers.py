@@ -481,7 +481,10 @@ def _stopper(container: Any) -> Callable[[], None]:
         try:
             container.stop()  # testcontainers' stop removes the container, forcibly
         except errors.NotFound:
-            pass  # already gone (the reaper, or someone with `docker rm`)
+            # Already gone (the reaper, or someone with `docker rm`); testcontainers
+            # skipped closing its client on the way out, so close it here.
+            with contextlib.suppress(Exception):
+                container.get_docker_client().client.close()
         except errors.DockerException as exc:
             raise ServerError(f"could not remove the container: {_short(exc)}") from None
 

@@ -437,3 +437,17 @@ def test_a_missing_image_that_cannot_be_pulled_says_how_to_choose_another(
     assert not docker_client.containers.list(
         all=True, filters={"label": [f"{containers.LABEL_RUN_ID}={ctx.run_id}"]}
     )
+
+
+def test_stop_is_quiet_when_the_container_was_removed_behind_its_back(
+    docker_client: Any, tmp_path: Path
+) -> None:
+    pytest.importorskip("testcontainers", reason="testcontainers is not installed")
+    image = _image_or_skip(docker_client, "mysql")
+    ctx = make_ctx(tmp_path, image=image)
+    server = ContainersLauncher().start(BACKENDS["mysql"], ctx)
+    (container,) = docker_client.containers.list(
+        filters={"label": [f"{containers.LABEL_RUN_ID}={ctx.run_id}"]}
+    )
+    container.remove(force=True, v=True)  # `docker rm -f`, or the reaper
+    server.stop()
