@@ -239,10 +239,17 @@ def _unisolated_fixtures(item: pytest.Item) -> list[str]:
     """
     info = getattr(item, "_fixtureinfo", None)
     defs = _fixture_defs(item)
+    # Parametrized arguments are values, not fixtures; Hypothesis leaves them alone too.
+    parametrized = set(getattr(getattr(item, "callspec", None), "params", {}))
     names = []
     for name in getattr(info, "argnames", ()):
         chain = defs.get(name)
-        if chain and chain[-1].scope == "function" and not _builds_on_isolated(name, defs):
+        if (
+            chain
+            and chain[-1].scope == "function"
+            and name not in parametrized
+            and not _builds_on_isolated(name, defs)
+        ):
             names.append(name)
     return names
 

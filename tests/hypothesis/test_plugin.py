@@ -244,3 +244,19 @@ def test_a_profile_loaded_by_the_project_is_respected(project: pytest.Pytester):
     )
     result = project.runpytest("--harness-backends=sqlite")
     result.assert_outcomes(passed=1)
+
+
+def test_parametrized_arguments_are_not_fixtures_to_report(project: pytest.Pytester):
+    project.makepyfile(
+        """
+        import pytest
+        from hypothesis import given, strategies as st
+
+        @pytest.mark.parametrize("label", ["x", "y"])
+        @given(n=st.integers())
+        async def test_it(db_session, label, n):
+            pass
+        """
+    )
+    result = project.runpytest("--harness-backends=sqlite")
+    result.assert_outcomes(passed=2)
