@@ -10,7 +10,6 @@ import os
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -409,7 +408,6 @@ class ContainersLauncher:
             LABEL_OWNER_PID: str(os.getpid()),
             LABEL_OWNER_HOST: socket.gethostname(),
         }
-        started = time.perf_counter()
         container = recipe.make(image, password, labels)
         # testcontainers publishes on every interface and has no option for the address;
         # its `ports` mapping goes to the Docker SDK as is, which takes (address, port).
@@ -429,16 +427,15 @@ class ContainersLauncher:
                 f"{backend.name}: the container from {image!r} did not become ready: "
                 f"{_short(exc)}. {image_hint}.{logs}".replace(password, "***")
             ) from None
-        elapsed = time.perf_counter() - started
-        ctx.progress(
-            f"harness: {backend.name} container {image} ({short_id}) up in {elapsed:.1f}s on "
-            f"{LOOPBACK}:{port}; {self._reaper}"
-            + (f"; swept {len(self._swept)} leftover(s)" if self._swept else "")
-        )
+        # The core prints the ready line; only what is unusual is said here.
+        if self._swept:
+            ctx.progress(
+                f"harness: removed {len(self._swept)} leftover container(s) of dead test runs"
+            )
         return Server(
             url=recipe.url(port, password),
             launcher=self.name,
-            description=f"container {image} {short_id}, {LOOPBACK}:{port}",
+            description=f"container {image} {short_id}, {LOOPBACK}:{port}; {self._reaper}",
             stop=_stopper(container),
         )
 

@@ -100,11 +100,9 @@ async def test_start_connect_stop(
     assert server.launcher == "local"
     assert server.owned
     assert f"127.0.0.1:{url.port}" in server.description
-    backend = url.get_backend_name()
-    assert progress[0] == f"harness: starting {backend} (local)..."
-    assert progress[-1].startswith(f"harness: {backend} ready in ")
-    assert len(progress) == 2
-    assert all(password not in line for line in [*progress, server.description])
+    # The core prints the one ready line per backend; a successful start says nothing more.
+    assert progress == []
+    assert password not in server.description
 
     if sys.platform == "linux":
         assert url.port is not None
