@@ -320,6 +320,7 @@ async def _select_one(url: Any) -> int:
         await engine.dispose()
 
 
+@pytest.mark.docker
 @pytest.mark.parametrize("backend_name", ["postgresql", "mysql"])
 def test_starts_a_labelled_loopback_container_and_removes_it(
     backend_name: str, docker_client: Any, tmp_path: Path
@@ -370,6 +371,7 @@ def test_starts_a_labelled_loopback_container_and_removes_it(
     server.stop()  # a second stop is harmless
 
 
+@pytest.mark.docker
 def test_sweep_removes_only_this_hosts_containers_whose_owner_died(docker_client: Any) -> None:
     # Any image that is here and has `sleep` will do: the lane's, or a default one.
     image = None
@@ -422,6 +424,7 @@ def test_sweep_removes_only_this_hosts_containers_whose_owner_died(docker_client
                 container.remove(force=True, v=True)
 
 
+@pytest.mark.docker
 def test_a_missing_image_that_cannot_be_pulled_says_how_to_choose_another(
     docker_client: Any, tmp_path: Path
 ) -> None:
@@ -439,6 +442,7 @@ def test_a_missing_image_that_cannot_be_pulled_says_how_to_choose_another(
     )
 
 
+@pytest.mark.docker
 def test_stop_is_quiet_when_the_container_was_removed_behind_its_back(
     docker_client: Any, tmp_path: Path
 ) -> None:
