@@ -70,6 +70,7 @@ async def count(session: AsyncSession = Depends(get_session)):
 
 INI = """
 [pytest]
+addopts = --strict-markers
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 filterwarnings =

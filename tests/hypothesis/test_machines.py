@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.hypothesis import AsyncStateMachine
@@ -99,6 +101,22 @@ def test_a_failing_run_prints_its_steps_and_how_to_replay_it(project: pytest.Pyt
     )
     steps = [line for line in first.outlines if "state." in line]
     assert sum("create(" in line for line in steps) == 3  # shrunk to the three creates
+    # The printed decorator, put on the machine class, replays that run straight away.
+    blob = re.search(r"@reproduce_failure\(.*?\)(?= as a decorator)", first.stdout.str())
+    assert blob is not None
+    project.makepyfile(
+        BROKEN.replace(
+            "class Items", f"from hypothesis import reproduce_failure\n{blob.group(0)}\nclass Items"
+        )
+    )
+    replay = project.runpytest("--harness-backends=sqlite")
+    replay.assert_outcomes(failed=1)
+    replayed = [line for line in replay.outlines if "state." in line]
+    assert [_step(line) for line in replayed] == [_step(line) for line in steps]
+
+
+def _step(line: str) -> str:
+    return "state." + line.split("state.", 1)[1]
 
 
 def test_the_machines_own_settings_apply(project: pytest.Pytester):
