@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 from typing import TYPE_CHECKING, Final
@@ -27,6 +28,11 @@ LOOP_SCOPE: Final = "session"
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
+    # Per-example isolation and the harness-ci/harness-deep profiles, when Hypothesis is
+    # installed. Loaded this early so the profiles exist before Hypothesis's own plugin reads
+    # --hypothesis-profile, and before test modules apply @given at import.
+    if importlib.util.find_spec("hypothesis") is not None:
+        pluginmanager.import_plugin("harness.hypothesis")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
