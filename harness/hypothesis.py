@@ -48,6 +48,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient, make_transient_to_detached
 
+from harness.closure import builds_on
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncTransaction
 
@@ -215,18 +217,7 @@ def _fixture_defs(item: pytest.Item) -> dict[str, Sequence[Any]]:
 
 def _builds_on_isolated(name: str, defs: dict[str, Sequence[Any]]) -> bool:
     """Whether fixture *name* uses the test's connection, directly or through other fixtures."""
-    seen: set[str] = set()
-    todo = [name]
-    while todo:
-        current = todo.pop()
-        if current in ISOLATED_FIXTURES:
-            return True
-        if current in seen:
-            continue
-        seen.add(current)
-        for fixturedef in defs.get(current, ()):
-            todo.extend(fixturedef.argnames)
-    return False
+    return builds_on([name], ISOLATED_FIXTURES, defs)
 
 
 def _unisolated_fixtures(item: pytest.Item) -> list[str]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 from harness import hooks
+from harness.closure import builds_on
 from harness.config import BACKEND_OPTIONS, INI_ONLY, LAUNCHERS, Sources, resolve
 from harness.errors import HarnessError
 from harness.registry import default_registry
@@ -235,19 +236,7 @@ def _pin_fixture_loop_scopes(item: pytest.Item) -> None:
 
 
 def _uses_backend(fixturedef: FixtureDef[object], info: object) -> bool:
-    name2defs = getattr(info, "name2fixturedefs", {})
-    seen: set[str] = set()
-    todo = list(fixturedef.argnames)
-    while todo:
-        name = todo.pop()
-        if name == BACKEND_FIXTURE:
-            return True
-        if name in seen:
-            continue
-        seen.add(name)
-        for dep in name2defs.get(name, ()):
-            todo.extend(dep.argnames)
-    return False
+    return builds_on(fixturedef.argnames, {BACKEND_FIXTURE}, getattr(info, "name2fixturedefs", {}))
 
 
 @pytest.hookimpl(tryfirst=True)
