@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 UNIQUE_THROUGH_THE_API = """
@@ -166,7 +168,8 @@ def test_tests_that_do_not_use_the_connection_are_left_alone(project: pytest.Pyt
 FAILING = """
 from hypothesis import given, strategies as st
 
-@given(name=st.text(min_size=1, max_size=20))
+# Letters and digits only: the point is the report, not what a URL may contain.
+@given(name=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=20))
 async def test_names_are_short(client, name):
     assert (await client.post("/items/" + name.replace("/", "_"))).status_code == 201
     assert len(name) < 4
@@ -177,13 +180,10 @@ def test_a_failure_prints_the_example_and_how_to_replay_it(project: pytest.Pytes
     project.makepyfile(FAILING)
     first = project.runpytest("--harness-backends=sqlite")
     first.assert_outcomes(failed=1)
-    first.stdout.fnmatch_lines(
-        [
-            "*Falsifying example: test_names_are_short(*",
-            "*name='0000',*",
-            "*@reproduce_failure(*",
-        ]
-    )
+    # Hypothesis has worded the heading both ways across the supported versions.
+    out = first.stdout.str()
+    assert re.search(r"(Falsifying example|Failing test case): test_names_are_short\(", out)
+    first.stdout.fnmatch_lines(["*name='0000',*", "*@reproduce_failure(*"])
     # Derandomized: the same example fails again, with the same replay blob.
     second = project.runpytest("--harness-backends=sqlite")
     blob = [line for line in first.outlines if "@reproduce_failure" in line]
