@@ -17,7 +17,7 @@ from harness.importing import load_object
 from harness.migrations import MigrationError, as_metadata, migrate
 from harness.plugin import LOOP_SCOPE, RUN_KEY
 from harness.session import BackendInfo, HarnessRun
-from harness.transactions import joined_session, outer_transaction
+from harness.transactions import rolled_back_session
 
 if TYPE_CHECKING:
     import httpx
@@ -99,12 +99,8 @@ async def db_session(db_session_connection: AsyncConnection) -> AsyncIterator[As
     """
     # The outer transaction and the session are one fixture, not two: each async fixture
     # costs a trip through the event loop runner at setup and teardown, on every test.
-    async with outer_transaction(db_session_connection) as conn:
-        session = joined_session(conn)
-        try:
-            yield session
-        finally:
-            await session.close()
+    async with rolled_back_session(db_session_connection) as session:
+        yield session
 
 
 @pytest.fixture
