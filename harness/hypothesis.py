@@ -356,7 +356,9 @@ def select_default_profile(config: pytest.Config) -> str:
     conftest (which runs before this).
     """
     chosen = config.getoption("hypothesis_profile", default=None)
-    if not chosen and settings.get_current_profile_name() == "default":
+    # "ci" is the profile newer Hypothesis loads by itself when the CI variable is set: not
+    # the project's choice, so the harness's own CI profile still applies.
+    if not chosen and settings.get_current_profile_name() in ("default", "ci"):
         settings.load_profile(CI_PROFILE)
     return settings.get_current_profile_name()
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app_under_test.models import Author, Book, BookFormat
 from harness.hypothesis import ExampleIsolation, per_example
+from harness.strategies import text as storable_text
 
 ISBN = "9780000000001"
 
@@ -34,7 +35,7 @@ def _book(author: Author, **values: object) -> Book:
     return Book(author_id=author.id, **{**defaults, **values})
 
 
-@given(title=st.text(min_size=1, max_size=20))
+@given(title=storable_text(min_size=1, max_size=20))
 async def test_a_committed_unique_row_does_not_leak_into_the_next_example(
     db_session: AsyncSession, title: str
 ) -> None:
@@ -83,7 +84,8 @@ async def test_fixture_state_is_every_examples_starting_point(
         assert await _count(db_session, Author) == 0
 
 
-@given(new_name=st.text(min_size=1, max_size=20))
+# Storable text: PostgreSQL refuses NUL, which plain st.text() draws sooner or later.
+@given(new_name=storable_text(min_size=1, max_size=20))
 async def test_a_fixture_object_is_reloaded_after_an_example_changed_it(
     db_session: AsyncSession, herbert: Author, new_name: str
 ) -> None:
