@@ -55,6 +55,17 @@ CYCLE = [
 ]
 
 
+async def timed_cycles(execute: Callable[[str], Awaitable[object]], cycles: int) -> list[float]:
+    """Run the raw CYCLE *cycles* times through *execute*; each cycle's wall time."""
+    times = []
+    for _ in range(cycles):
+        start = time.perf_counter()
+        for statement in CYCLE:
+            await execute(statement)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 async def raw_asyncpg(url: URL, cycles: int) -> list[float]:
     import asyncpg
 
@@ -66,13 +77,7 @@ async def raw_asyncpg(url: URL, cycles: int) -> list[float]:
         database=url.database,
     )
     try:
-        times = []
-        for _ in range(cycles):
-            start = time.perf_counter()
-            for statement in CYCLE:
-                await conn.execute(statement)
-            times.append(time.perf_counter() - start)
-        return times
+        return await timed_cycles(conn.execute, cycles)
     finally:
         await conn.close()
 
@@ -89,14 +94,8 @@ async def raw_aiomysql(url: URL, cycles: int) -> list[float]:
         autocommit=True,
     )
     try:
-        times = []
         async with conn.cursor() as cur:
-            for _ in range(cycles):
-                start = time.perf_counter()
-                for statement in CYCLE:
-                    await cur.execute(statement)
-                times.append(time.perf_counter() - start)
-        return times
+            return await timed_cycles(cur.execute, cycles)
     finally:
         conn.close()
 
@@ -106,13 +105,7 @@ async def raw_aiosqlite(url: URL, cycles: int) -> list[float]:
 
     # isolation_level=None: the driver issues no BEGIN of its own, as the harness's fix does.
     async with aiosqlite.connect(url.database or "", isolation_level=None) as conn:
-        times = []
-        for _ in range(cycles):
-            start = time.perf_counter()
-            for statement in CYCLE:
-                await conn.execute(statement)
-            times.append(time.perf_counter() - start)
-        return times
+        return await timed_cycles(conn.execute, cycles)
 
 
 RAW: dict[str, Callable[[URL, int], Awaitable[list[float]]]] = {
