@@ -7,13 +7,9 @@ through the ``external`` launcher, so a test costs a few databases, not a server
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import dataclasses
 import sys
 import textwrap
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
 
 # Imported here, before any in-process pytester run: pytester forgets the modules a run
 # imported, and importing SQLAlchemy's PostgreSQL dialect (which alembic.ddl does) a second
@@ -24,17 +20,10 @@ import alembic.ddl
 import alembic.runtime.environment  # noqa: F401
 import pytest
 
-from harness import provision
 from harness.plugin import RUN_KEY
 from harness.session import BackendInfo, HarnessRun
 
 ALL_BACKENDS = ("sqlite", "postgresql", "mysql")
-T = TypeVar("T")
-
-
-def _run_elsewhere(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(coro_fn())).result()
 
 
 INI = """
@@ -157,10 +146,6 @@ class AlembicProject:
         self.monkeypatch.delenv("HARNESS_MIGRATION_CHECKS", raising=False)
         # Each project has its own models.py: never let an earlier one answer the import.
         self.monkeypatch.delitem(sys.modules, "models", raising=False)
-        # The inner run drops its database with asyncio.run() in this thread, which unsets
-        # the current event loop that pytest-asyncio < 1.5 looks up for every later async
-        # test of this (outer) run. Run that in a thread of its own instead.
-        self.monkeypatch.setattr(provision, "_run", _run_elsewhere)
         options = [f"--harness-backends={backend}"]
         provisioned = self.outer.get(backend)
         if provisioned.server is not None:
