@@ -114,13 +114,6 @@ def candidate_launchers(
     )
 
 
-def choose_launcher(
-    registry: Registry, backend: Backend, launcher_name: str, ctx: LaunchContext
-) -> Launcher:
-    """The launcher that will be tried first for *backend*."""
-    return candidate_launchers(registry, backend, launcher_name, ctx)[0]
-
-
 def start_server(
     registry: Registry, backend: Backend, launcher_name: str, ctx: LaunchContext
 ) -> tuple[Launcher, Server]:

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 def joined_session(conn: AsyncConnection, **kwargs: Any) -> AsyncSession:
@@ -37,10 +37,3 @@ async def rolled_back_session(conn: AsyncConnection, **kwargs: Any) -> AsyncIter
         if transaction.is_active:
             await transaction.rollback()
         await session.close()
-
-
-@contextlib.asynccontextmanager
-async def isolated_session(engine: AsyncEngine, **kwargs: Any) -> AsyncIterator[AsyncSession]:
-    """A connection of its own, a joined session, and everything rolled back at exit."""
-    async with engine.connect() as conn, rolled_back_session(conn, **kwargs) as session:
-        yield session

@@ -13,7 +13,7 @@ from harness import workdir
 from harness.backends.postgresql import PostgreSQLBackend
 from harness.errors import ServerError
 from harness.launchers.base import LaunchContext
-from harness.provision import choose_launcher
+from harness.provision import candidate_launchers
 from harness.registry import Registry
 
 
@@ -44,25 +44,29 @@ def ctx(tmp_path: Path, **options: str) -> LaunchContext:
     return LaunchContext(workdir=tmp_path, options=options, progress=print, run_id="1_abc")
 
 
+def first_choice(registry, launcher, ctx):
+    return candidate_launchers(registry, PostgreSQLBackend(), launcher, ctx)[0]
+
+
 def test_auto_prefers_containers_then_local(tmp_path):
     local, containers = Fake("local", None), Fake("containers", None)
     registry = registry_with(local, containers)
-    assert choose_launcher(registry, PostgreSQLBackend(), "auto", ctx(tmp_path)) is containers
+    assert first_choice(registry, "auto", ctx(tmp_path)) is containers
     containers.reason = "Docker is not reachable"
-    assert choose_launcher(registry, PostgreSQLBackend(), "auto", ctx(tmp_path)) is local
+    assert first_choice(registry, "auto", ctx(tmp_path)) is local
 
 
 def test_auto_uses_a_given_url_first(tmp_path):
     external = Fake("external", None)
     registry = registry_with(Fake("containers", None), external)
-    chosen = choose_launcher(registry, PostgreSQLBackend(), "auto", ctx(tmp_path, url="x"))
+    chosen = first_choice(registry, "auto", ctx(tmp_path, url="x"))
     assert chosen is external
 
 
 def test_auto_with_no_way_lists_every_reason(tmp_path):
     registry = registry_with(Fake("containers", "Docker is down"), Fake("local", "no initdb"))
     with pytest.raises(ServerError) as info:
-        choose_launcher(registry, PostgreSQLBackend(), "auto", ctx(tmp_path))
+        first_choice(registry, "auto", ctx(tmp_path))
     message = str(info.value)
     assert "containers: Docker is down" in message
     assert "local: no initdb" in message
@@ -72,7 +76,7 @@ def test_auto_with_no_way_lists_every_reason(tmp_path):
 def test_an_explicit_launcher_that_cannot_serve_says_which_can(tmp_path):
     registry = registry_with(Fake("local", None))
     with pytest.raises(ServerError, match="launchers for it: local"):
-        choose_launcher(registry, PostgreSQLBackend(), "containers", ctx(tmp_path))
+        first_choice(registry, "containers", ctx(tmp_path))
 
 
 def test_run_dirs_of_dead_processes_are_swept(tmp_path):
