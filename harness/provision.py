@@ -201,7 +201,8 @@ def release(provisioned: Provisioned) -> list[str]:
     """Drop this run's database and stop the server; return problems instead of raising."""
     problems = []
     server = provisioned.server
-    if server is not None and provisioned.database is not None:
+    # A server the harness owns is removed whole by stop(): dropping first is a wasted trip.
+    if server is not None and not server.owned and provisioned.database is not None:
         database = provisioned.database
 
         async def drop(conn: AsyncConnection) -> None:

@@ -46,7 +46,9 @@ class Server:
     description: str
     #: called once at session end; must not raise for an already-stopped server
     stop: Callable[[], None] = lambda: None
-    #: False when the harness must never drop anything but the databases it created
+    #: True when stop() removes the server with every database on it (a private server);
+    #: False for a server someone else runs: the harness drops the database it created
+    #: there, and touches nothing else
     owned: bool = True
 
 
