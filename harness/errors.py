@@ -13,3 +13,9 @@ class ConfigError(HarnessError):
 
 class ServerError(HarnessError):
     """A database server could not be obtained, reached or prepared."""
+
+
+def driver_message(exc: BaseException) -> str:
+    """The first line of what the database driver said (SQLAlchemy keeps it as ``exc.orig``)."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else ""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import MetaData
 from sqlalchemy.exc import SQLAlchemyError
 
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, driver_message
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -67,9 +67,9 @@ def run_alembic_upgrade(connection: Connection, ini_path: Path, backend: str) ->
         try:
             command.upgrade(config, revision)
         except SQLAlchemyError as exc:
-            error = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise MigrationError(
-                f"{backend}: migration {revision} failed: {type(exc).__name__}: {error}"
+                f"{backend}: migration {revision} failed: "
+                f"{type(exc).__name__}: {driver_message(exc)}"
             ) from None
         except Exception as exc:
             raise MigrationError(
@@ -95,8 +95,9 @@ async def migrate(
             try:
                 await conn.run_sync(metadata.create_all)
             except SQLAlchemyError as exc:
-                error = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-                raise MigrationError(f"{backend}: create_all failed: {error}") from None
+                raise MigrationError(
+                    f"{backend}: create_all failed: {driver_message(exc)}"
+                ) from None
             how = "metadata.create_all"
         else:
             how = "no schema (set harness_alembic_ini or harness_metadata)"

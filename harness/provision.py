@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from harness.backends.base import Backend
-from harness.errors import ServerError
+from harness.errors import ServerError, driver_message
 from harness.launchers.base import LaunchContext, Launcher, LauncherUnavailable, Server
 from harness.registry import Registry
 
@@ -44,8 +44,7 @@ class Provisioned:
 
 def describe_error(exc: BaseException, url: URL) -> str:
     """One line about a driver error, never echoing the password."""
-    message = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    text = f"{type(getattr(exc, 'orig', None) or exc).__name__}: {message[0] if message else ''}"
+    text = f"{type(getattr(exc, 'orig', None) or exc).__name__}: {driver_message(exc)}"
     if url.password:
         text = text.replace(str(url.password), "***")
     return text
