@@ -8,65 +8,14 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
+from tests.projects import APP
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # harness.plugin loads this module when Hypothesis is installed; loading it again is a
     # no-op, and keeps these tests meaningful if it ever stops doing so.
     config.pluginmanager.import_plugin("harness.hypothesis")
 
-
-APP = """
-from collections.abc import AsyncIterator
-
-from fastapi import Depends, FastAPI, HTTPException
-from sqlalchemy import Column, Integer, MetaData, String, Table, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-
-metadata = MetaData()
-items = Table(
-    "items", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String(50), unique=True, nullable=False),
-)
-engine = create_async_engine("sqlite+aiosqlite:///:memory:")
-SessionLocal = async_sessionmaker(engine)
-
-
-async def get_session() -> AsyncIterator[AsyncSession]:
-    async with SessionLocal() as session:
-        yield session
-
-
-app = FastAPI()
-
-
-@app.post("/items/{name}", status_code=201)
-async def create(name: str, session: AsyncSession = Depends(get_session)):
-    try:
-        await session.execute(insert(items).values(name=name))
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise HTTPException(409, "duplicate") from None
-    return {"name": name}
-
-
-@app.delete("/items/{name}", status_code=204)
-async def remove(name: str, session: AsyncSession = Depends(get_session)):
-    await session.execute(delete(items).where(items.c.name == name))
-    await session.commit()
-
-
-@app.get("/items")
-async def listing(session: AsyncSession = Depends(get_session)):
-    return sorted((await session.execute(select(items.c.name))).scalars())
-
-
-@app.get("/count")
-async def count(session: AsyncSession = Depends(get_session)):
-    return (await session.execute(select(func.count()).select_from(items))).scalar_one()
-"""
 
 INI = """
 [pytest]
