@@ -34,9 +34,9 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from harness.builtins import default_registry
 from harness.config import Sources, resolve
-from harness.registry import default_registry
-from harness.session import HarnessRun
+from harness.run.state import HarnessRun
 
 ROOT = Path(__file__).resolve().parent.parent
 metadata = MetaData()

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.backends.base import Backend
+from harness.builtins import default_registry
 from harness.errors import HarnessError
 from harness.launchers.base import LaunchContext, Launcher, Server
-from harness.provision import provision, release
-from harness.registry import default_registry
+from harness.run.provision import provision, release
 
 
 class TimedLauncher:

@@ -50,7 +50,7 @@ class HarnessConfig:
     sessionmaker: str | None
     alembic_ini: str | None
     metadata: str | None
-    #: add the migration check items (see harness.migration_checks)
+    #: add the migration check items (see harness.migrations.items)
     migration_checks: bool
     #: setting name -> where its value came from, for the report header
     origin: dict[str, str]

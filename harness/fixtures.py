@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from harness.errors import HarnessError
 from harness.importing import load_object
-from harness.migrations import MigrationError, as_metadata, migrate
+from harness.isolation.transactions import rolled_back_session
+from harness.migrations.runner import MigrationError, as_metadata, migrate
 from harness.plugin import LOOP_SCOPE, RUN_KEY
-from harness.session import BackendInfo, HarnessRun
-from harness.transactions import rolled_back_session
+from harness.run.state import BackendInfo, HarnessRun
 
 if TYPE_CHECKING:
     import httpx
@@ -114,7 +114,12 @@ def app(
 
     Override this fixture to build the app yourself (it must still install the overrides).
     """
-    from harness.fastapi import overridden, rebound_sessionmaker, resolve_app, resolve_dependencies
+    from harness.wiring.app import (
+        overridden,
+        rebound_sessionmaker,
+        resolve_app,
+        resolve_dependencies,
+    )
 
     cfg = _run(request).config
     if not cfg.app:
@@ -152,7 +157,7 @@ def app(
 @pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An ``httpx.AsyncClient`` calling the app in-process, lifespan run, base URL http://test."""
-    from harness.fastapi import running_client
+    from harness.wiring.clients import running_client
 
     async with running_client(app) as http:
         yield http

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 from harness import hooks
+from harness.builtins import default_registry
 from harness.closure import builds_on
 from harness.config import BACKEND_OPTIONS, INI_ONLY, LAUNCHERS, Sources, resolve
 from harness.errors import HarnessError
-from harness.registry import default_registry
-from harness.session import HarnessRun
+from harness.run.state import HarnessRun
 
 if TYPE_CHECKING:
     from _pytest.fixtures import FixtureDef
@@ -33,7 +33,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     # installed. Loaded this early so the profiles exist before Hypothesis's own plugin reads
     # --hypothesis-profile, and before test modules apply @given at import.
     if importlib.util.find_spec("hypothesis") is not None:
-        pluginmanager.import_plugin("harness.hypothesis")
+        pluginmanager.import_plugin("harness.hypothesis.plugin")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -123,7 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_KEY] = run
     config.pluginmanager.import_plugin("harness.fixtures")
     if harness_config.migration_checks:
-        config.pluginmanager.import_plugin("harness.migration_checks")
+        config.pluginmanager.import_plugin("harness.migrations.items")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

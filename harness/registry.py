@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from importlib.metadata import entry_points
-
 from harness.backends.base import Backend
 from harness.errors import ConfigError
 from harness.launchers.base import Launcher
@@ -61,28 +58,11 @@ class Registry:
         return sorted(found, key=lambda launcher: rank.get(launcher.name, len(rank)))
 
 
-def _builtin_registrars() -> Iterable[Callable[[Registry], None]]:
-    from harness.backends import mysql, postgresql, sqlite
-    from harness.launchers import containers, external, local_mysql, local_postgresql
+def __getattr__(name: str) -> object:
+    # ``harness.registry.default_registry`` was its first home; the built-ins now import this
+    # module, so the function that imports them lives in `harness.builtins`.
+    if name == "default_registry":
+        from harness.builtins import default_registry
 
-    return (
-        sqlite.register,
-        postgresql.register,
-        mysql.register,
-        external.register,
-        local_postgresql.register,
-        local_mysql.register,
-        containers.register,
-    )
-
-
-def default_registry(*, load_entry_points: bool = True) -> Registry:
-    """A registry with the built-in backends and launchers, then any installed third-party ones."""
-    registry = Registry()
-    for register in _builtin_registrars():
-        register(registry)
-    if load_entry_points:
-        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            register_fn = entry_point.load()
-            register_fn(registry)
-    return registry
+        return default_registry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,7 +46,7 @@ from app_under_test.schemas import (
 )
 from app_under_test.search import fold
 from harness.hypothesis import AsyncStateMachine, per_example, run_state_machine
-from harness.session import BackendInfo
+from harness.run.state import BackendInfo
 from harness.strategies import payloads, text
 
 MISSING_ID = 2**31 - 1  # valid in a path, never reached by a run

@@ -14,7 +14,7 @@ from tests.projects import APP
 def pytest_configure(config: pytest.Config) -> None:
     # harness.plugin loads this module when Hypothesis is installed; loading it again is a
     # no-op, and keeps these tests meaningful if it ever stops doing so.
-    config.pluginmanager.import_plugin("harness.hypothesis")
+    config.pluginmanager.import_plugin("harness.hypothesis.plugin")
 
 
 INI = """

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app_under_test.models import Author, Book
-from harness.session import BackendInfo
+from harness.run.state import BackendInfo
 from harness.strategies import existing_references, rows
 from tests.hypothesis.probe import metadata, parents, probe
 

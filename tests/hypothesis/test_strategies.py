@@ -19,6 +19,7 @@ from sqlalchemy import (
 
 from app_under_test.models import Author, Book, BookFormat, Review
 from app_under_test.schemas import AuthorCreate, BookBulkCreate, BookCreate, BookUpdate
+from harness.hypothesis.checks import read_check, table_checks
 from harness.strategies import (
     StrategyError,
     for_column,
@@ -29,7 +30,6 @@ from harness.strategies import (
     text,
     unique_keys,
 )
-from harness.strategies_checks import read_check, table_checks
 from tests.hypothesis.probe import Colour, probe
 
 odd_metadata = MetaData()

@@ -21,7 +21,7 @@ import alembic.runtime.environment  # noqa: F401
 import pytest
 
 from harness.plugin import RUN_KEY
-from harness.session import BackendInfo, HarnessRun
+from harness.run.state import BackendInfo, HarnessRun
 
 ALL_BACKENDS = ("sqlite", "postgresql", "mysql")
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from harness import alembic_checks
-from harness.alembic_checks import MigrationCheckFailed, MigrationTree, Revision, Snapshot
+from harness.errors import HarnessError
+from harness.migrations import checks, stairway
+from harness.migrations.checks import MigrationCheckFailed, MigrationTree, Revision, Snapshot
 from tests.migrations.conftest import ALEMBIC_INI, AUTHORS, BOOKS, ENV_PY
 
 
@@ -36,11 +37,11 @@ def test_revisions_come_base_first_with_their_messages(tmp_path: Path):
     tree = MigrationTree(ini)
     assert [r.label for r in tree.revisions] == ["0001 (create authors)", "0002 (create books)"]
     assert [r.revision for r in tree.heads] == ["0002"]
-    alembic_checks.check_single_head(tree)
+    checks.check_single_head(tree)
 
 
 def test_a_missing_ini_is_a_configuration_error(tmp_path: Path):
-    with pytest.raises(alembic_checks.HarnessError, match="does not exist"):
+    with pytest.raises(HarnessError, match="does not exist"):
         MigrationTree(tmp_path / "alembic.ini")
 
 
@@ -50,7 +51,7 @@ def test_stairway_on_a_plain_connection_names_what_a_downgrade_left(tmp_path: Pa
     engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     try:
         with engine.connect() as conn, pytest.raises(MigrationCheckFailed) as failed:
-            alembic_checks.check_stairway(conn, MigrationTree(ini), "sqlite")
+            checks.check_stairway(conn, MigrationTree(ini), "sqlite")
     finally:
         engine.dispose()
     assert str(failed.value) == (
@@ -79,4 +80,4 @@ def test_snapshot_differences_both_ways():
 )
 def test_a_downgrade_undoes_one_revision(downs: tuple[str, ...], target: str):
     revision = Revision(revision="0003", down_revisions=downs, message="")
-    assert alembic_checks._one_below(revision) == target
+    assert stairway._one_below(revision) == target

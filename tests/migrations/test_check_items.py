@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from harness.alembic_checks import DATABASE_CHECKS
+from harness.migrations.checks import DATABASE_CHECKS
 from tests.migrations.conftest import AlembicProject
 
 USER_TEST = """

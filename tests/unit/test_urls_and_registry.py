@@ -9,8 +9,8 @@ from harness.backends.mysql import MySQLBackend
 from harness.backends.postgresql import PostgreSQLBackend
 from harness.errors import ConfigError
 from harness.launchers.external import parse_server_url
-from harness.provision import describe_error
 from harness.registry import Registry, default_registry
+from harness.run.provision import describe_error
 
 
 def test_bare_scheme_gets_the_async_driver():

@@ -5,7 +5,7 @@ string, a datetime in ISO format, an enum as its value), from each field's annot
 constraints (``min_length``/``max_length``, ``ge``/``gt``/``le``/``lt``, ``max_digits`` and
 ``decimal_places``, ``pattern``, ``Literal``, enums, nested models, lists), and keeps only
 those the schema validates (for custom validators it cannot read). Optional fields are
-sometimes left out. Text follows :func:`harness.strategies.text`: no NUL, no surrogates.
+sometimes left out. Text follows :func:`harness.hypothesis.columns.text`: no NUL, no surrogates.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
-from harness.strategies import (
+from harness.hypothesis.columns import (
     DEFAULT_TEXT_SIZE,
     MAX_DATETIME,
     MIN_DATETIME,

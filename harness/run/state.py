@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness import workdir
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.launchers.base import LaunchContext
-from harness.provision import Provisioned, provision, release
 from harness.registry import Registry
+from harness.run import workdir
+from harness.run.provision import Provisioned, provision, release
 
 
 @dataclasses.dataclass

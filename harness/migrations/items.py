@@ -1,7 +1,7 @@
 """The migration checks as test items: ``harness-migrations::<check>[<backend>]``.
 
 Loaded by `harness.plugin` when ``--harness-migration-checks`` (env HARNESS_MIGRATION_CHECKS,
-ini harness_migration_checks) is on. The checks themselves are `harness.alembic_checks`.
+ini harness_migration_checks) is on. The checks themselves are `harness.migrations.checks`.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness import alembic_checks
 from harness.errors import HarnessError
 from harness.importing import load_object
-from harness.migrations import as_metadata
+from harness.migrations import checks
+from harness.migrations.runner import as_metadata
 from harness.plugin import RUN_KEY
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-    from harness.session import HarnessRun
+    from harness.run.state import HarnessRun
 
 #: the collector every check item hangs from: its name is the first part of their node ids
 NODE = "harness-migrations"
@@ -55,7 +55,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @dataclasses.dataclass
 class _Loaded:
-    tree: alembic_checks.MigrationTree | None = None
+    tree: checks.MigrationTree | None = None
     error: HarnessError | None = None
 
 
@@ -67,11 +67,11 @@ class MigrationChecks(pytest.Collector):
         self.ini_path = ini_path
         self._loaded: _Loaded | None = None
 
-    def tree(self) -> alembic_checks.MigrationTree:
+    def tree(self) -> checks.MigrationTree:
         """The revision tree, read once; every item fails with the same error if it can't be."""
         if self._loaded is None:
             try:
-                self._loaded = _Loaded(tree=alembic_checks.MigrationTree(self.ini_path))
+                self._loaded = _Loaded(tree=checks.MigrationTree(self.ini_path))
             except HarnessError as exc:
                 self._loaded = _Loaded(error=exc)
         if self._loaded.error is not None:
@@ -82,13 +82,11 @@ class MigrationChecks(pytest.Collector):
     def collect(self) -> list[pytest.Item]:
         run = self.config.stash[RUN_KEY]
         items: list[pytest.Item] = [
-            MigrationCheckItem.from_parent(
-                self, name=alembic_checks.SINGLE_HEAD, check=alembic_checks.SINGLE_HEAD
-            )
+            MigrationCheckItem.from_parent(self, name=checks.SINGLE_HEAD, check=checks.SINGLE_HEAD)
         ]
         # Backend by backend, as the tests are grouped: one server's checks run together.
         for backend in run.config.backends:
-            for check in alembic_checks.DATABASE_CHECKS:
+            for check in checks.DATABASE_CHECKS:
                 items.append(
                     MigrationCheckItem.from_parent(
                         self, name=f"{check}[{backend}]", check=check, backend=backend
@@ -114,16 +112,16 @@ class MigrationCheckItem(pytest.Item):
     def runtest(self) -> None:
         tree = self.parent.tree()
         if self.backend is None:
-            alembic_checks.check_single_head(tree)
+            checks.check_single_head(tree)
             return
         heads = tree.heads
         if len(heads) > 1:
             pytest.skip(
                 f"{len(heads)} heads ({', '.join(h.revision for h in heads)}): "
-                f"merge them first (see {NODE}::{alembic_checks.SINGLE_HEAD})"
+                f"merge them first (see {NODE}::{checks.SINGLE_HEAD})"
             )
         metadata, metadata_name = self._metadata()
-        alembic_checks.run_check(
+        checks.run_check(
             self.check,
             tree,
             self._scratch(),
@@ -133,19 +131,19 @@ class MigrationCheckItem(pytest.Item):
 
     def _metadata(self) -> tuple[Any, str]:
         spec = self._run().config.metadata
-        if self.check != alembic_checks.MODEL_MATCH:
+        if self.check != checks.MODEL_MATCH:
             return None, ""
         if not spec:
             return None, "env.py's target_metadata"
         obj = load_object(spec, key="harness_metadata")
         return as_metadata(obj, key="harness_metadata"), f"the models ({spec})"
 
-    def _scratch(self) -> alembic_checks.ScratchDatabase:
+    def _scratch(self) -> checks.ScratchDatabase:
         assert self.backend is not None
         run = self._run()
         provisioned = run.get(self.backend)
         server = provisioned.server
-        return alembic_checks.ScratchDatabase(
+        return checks.ScratchDatabase(
             backend=provisioned.backend,
             server_url=server.url if server is not None else None,
             # Never the tests' database (harness_<run id>): a name of each check's own.

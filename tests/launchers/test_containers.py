@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from harness.backends.mysql import MySQLBackend
 from harness.backends.postgresql import PostgreSQLBackend
 from harness.errors import ServerError
-from harness.launchers import containers
+from harness.launchers import _docker, containers
 from harness.launchers.base import LaunchContext, Launcher, LauncherUnavailable
 from harness.launchers.containers import ContainersLauncher
 from harness.registry import Registry
@@ -71,7 +71,7 @@ def test_unreachable_docker_gives_one_line_with_the_alternatives(
     launcher = ContainersLauncher()
     started = time.perf_counter()
     reason = launcher.unavailable_reason(BACKENDS["postgresql"], make_ctx(tmp_path))
-    assert time.perf_counter() - started < containers.PING_TIMEOUT + 1  # `auto` asks this
+    assert time.perf_counter() - started < _docker.PING_TIMEOUT + 1  # `auto` asks this
     assert reason is not None
     assert reason.startswith("Docker is not reachable (")
     assert reason.endswith(
@@ -151,7 +151,7 @@ def test_the_ping_reads_the_engines_status_line(
 
         thread = threading.Thread(target=answer)
         thread.start()
-        found = containers._ping_unix_socket(socket_path)
+        found = _docker._ping_unix_socket(socket_path)
         thread.join(5)
     if reason is None:
         assert found is None
@@ -184,7 +184,7 @@ def test_a_remote_engine_is_refused_with_the_reason(
 )
 def test_only_an_engine_on_this_machine_will_do(base_url: str, local: bool) -> None:
     # Ports are published on 127.0.0.1: a remote engine's would be out of reach.
-    assert containers._is_local_engine(base_url) is local
+    assert _docker._is_local_engine(base_url) is local
 
 
 class FakeClient:
@@ -284,13 +284,13 @@ def _docker_or_skip() -> Any:
 
     if ContainersLauncher()._ping() is not None:
         return unavailable(f"{ContainersLauncher()._ping()}: no container tests here")
-    return containers.docker_client(containers.API_TIMEOUT)
+    return _docker.docker_client(_docker.API_TIMEOUT)
 
 
 def _image_or_skip(client: Any, backend: str) -> str:
     variable = f"HARNESS_{backend.upper()}_IMAGE"
     image = os.environ.get(variable) or containers.DEFAULT_IMAGES[backend]
-    errors = containers._docker_module("docker.errors")
+    errors = _docker._docker_module("docker.errors")
     try:
         client.images.get(image)
     except errors.ImageNotFound:
@@ -351,22 +351,22 @@ def test_starts_a_labelled_loopback_container_and_removes_it(
         assert str(server.url.password) not in "".join(progress) + server.description
 
         found = docker_client.containers.list(
-            filters={"label": [f"{containers.LABEL_RUN_ID}={ctx.run_id}"]}
+            filters={"label": [f"{_docker.LABEL_RUN_ID}={ctx.run_id}"]}
         )
         assert len(found) == 1
         container = found[0]
         labels = container.labels
-        assert labels[containers.LABEL] == "1"
-        assert labels[containers.LABEL_BACKEND] == backend_name
-        assert labels[containers.LABEL_OWNER_PID] == str(os.getpid())
-        assert labels[containers.LABEL_OWNER_HOST] == socket.gethostname()
+        assert labels[_docker.LABEL] == "1"
+        assert labels[_docker.LABEL_BACKEND] == backend_name
+        assert labels[_docker.LABEL_OWNER_PID] == str(os.getpid())
+        assert labels[_docker.LABEL_OWNER_HOST] == socket.gethostname()
         bindings = container.attrs["HostConfig"]["PortBindings"]
         assert [b["HostIp"] for binding in bindings.values() for b in binding] == ["127.0.0.1"]
     finally:
         server.stop()
 
     assert not docker_client.containers.list(
-        all=True, filters={"label": [f"{containers.LABEL_RUN_ID}={ctx.run_id}"]}
+        all=True, filters={"label": [f"{_docker.LABEL_RUN_ID}={ctx.run_id}"]}
     )
     server.stop()  # a second stop is harmless
 
@@ -405,13 +405,13 @@ def test_sweep_removes_only_this_hosts_containers_whose_owner_died(docker_client
                 ["sleep", "120"],
                 detach=True,
                 labels={
-                    containers.LABEL: "1",
-                    containers.LABEL_OWNER_PID: pid,
-                    containers.LABEL_OWNER_HOST: owner_host,
-                    containers.LABEL_RUN_ID: f"sweep-test-{role}",
+                    _docker.LABEL: "1",
+                    _docker.LABEL_OWNER_PID: pid,
+                    _docker.LABEL_OWNER_HOST: owner_host,
+                    _docker.LABEL_RUN_ID: f"sweep-test-{role}",
                 },
             )
-        removed = containers.sweep_leftovers(docker_client)
+        removed = _docker.sweep_leftovers(docker_client)
         assert made["dead-here"].name in removed
         assert made["alive-here"].name not in removed
         assert made["dead-elsewhere"].name not in removed
@@ -438,7 +438,7 @@ def test_a_missing_image_that_cannot_be_pulled_says_how_to_choose_another(
     assert "--harness-image mysql=IMAGE" in message
     assert "HARNESS_MYSQL_IMAGE" in message
     assert not docker_client.containers.list(
-        all=True, filters={"label": [f"{containers.LABEL_RUN_ID}={ctx.run_id}"]}
+        all=True, filters={"label": [f"{_docker.LABEL_RUN_ID}={ctx.run_id}"]}
     )
 
 
@@ -451,7 +451,7 @@ def test_stop_is_quiet_when_the_container_was_removed_behind_its_back(
     ctx = make_ctx(tmp_path, image=image)
     server = ContainersLauncher().start(BACKENDS["mysql"], ctx)
     (container,) = docker_client.containers.list(
-        filters={"label": [f"{containers.LABEL_RUN_ID}={ctx.run_id}"]}
+        filters={"label": [f"{_docker.LABEL_RUN_ID}={ctx.run_id}"]}
     )
     container.remove(force=True, v=True)  # `docker rm -f`, or the reaper
     server.stop()

@@ -1,4 +1,4 @@
-"""Wiring a FastAPI app to the test's session: dependency overrides, sessionmaker, client."""
+"""Wiring a FastAPI app to the test: the app, its dependency overrides, its sessionmaker."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from harness.errors import ConfigError
 from harness.importing import load_object
 
 if TYPE_CHECKING:
-    import httpx
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
@@ -78,25 +77,3 @@ def rebound_sessionmaker(maker: Any, conn: AsyncConnection) -> Iterator[None]:
         yield
     finally:
         maker.kw = saved
-
-
-@contextlib.asynccontextmanager
-async def running_client(
-    app: Any, base_url: str = "http://test"
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client calling *app* in-process on this event loop, with its lifespan run."""
-    try:
-        import httpx
-    except ImportError:
-        raise ConfigError(
-            "the client fixture needs httpx: pip install 'pytest-harness[fastapi]'"
-        ) from None
-    lifespan = getattr(getattr(app, "router", None), "lifespan_context", None)
-    async with contextlib.AsyncExitStack() as stack:
-        if lifespan is not None:
-            await stack.enter_async_context(lifespan(app))
-        transport = httpx.ASGITransport(app=app)
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url=base_url)
-        )
-        yield client

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from harness.backends.base import Backend
 from harness.backends.mysql import MySQLBackend
 from harness.backends.postgresql import PostgreSQLBackend
+from harness.builtins import default_registry
 from harness.errors import ServerError
 from harness.launchers import _local
 from harness.launchers._local import LocalServerProcess
@@ -21,7 +22,6 @@ from harness.launchers._local_state import read_state
 from harness.launchers.base import LaunchContext, Launcher, LauncherUnavailable, Server
 from harness.launchers.local_mysql import LocalMySQLLauncher
 from harness.launchers.local_postgresql import LocalPostgreSQLLauncher
-from harness.registry import default_registry
 
 PAIRS: dict[str, tuple[Launcher, Backend]] = {
     "postgresql": (LocalPostgreSQLLauncher(), PostgreSQLBackend()),

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import workdir
 from harness.backends.postgresql import PostgreSQLBackend
 from harness.errors import ServerError
 from harness.launchers.base import LaunchContext
-from harness.provision import candidate_launchers
 from harness.registry import Registry
+from harness.run import workdir
+from harness.run.provision import candidate_launchers
 
 
 class Fake:

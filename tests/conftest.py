@@ -1,4 +1,4 @@
-"""A small adopting project, written into pytester's temp dir for each test."""
+"""Shared by the test folders: a small adopting project, written into pytester's temp dir."""
 
 from __future__ import annotations
 

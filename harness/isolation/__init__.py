@@ -1,0 +1,1 @@
+"""Per-test isolation: the outer transaction and the savepoint-joined session (`transactions`)."""
