@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from harness.errors import ConfigError
 
 LAUNCHERS = ("auto", "containers", "local", "external")
+#: how the app reaches the test's transaction: its own sessions redirected (the default), or
+#: its session dependency replaced by one that yields the test's ``db_session``
+WIRINGS = ("redirect", "override")
 DEFAULT_BACKENDS = ("sqlite",)
 DEFAULT_LAUNCHER = "auto"
 #: per-backend options: the key used in ``LaunchContext.options`` -> (CLI flag, what it is)
@@ -24,6 +27,14 @@ INI_ONLY = {
     "harness_sessionmaker": (
         "module:attr of an async_sessionmaker the app uses outside dependency injection;"
         " rebound to the test's connection"
+    ),
+    "harness_wiring": (
+        "redirect (default: the app's own sessions join the test's transaction) or override"
+        " (harness_session_dependency replaced by one yielding db_session)"
+    ),
+    "harness_url_env": (
+        "comma list of environment variables (e.g. DATABASE_URL) the harness sets to the"
+        " test database's URL, for settings and Alembic env.py files that read one"
     ),
     "harness_alembic_ini": "path of alembic.ini (relative to the rootdir)",
     "harness_metadata": "module:attr of the MetaData to create_all when there is no alembic.ini",
@@ -48,6 +59,10 @@ class HarnessConfig:
     app: str | None
     session_dependencies: tuple[str, ...]
     sessionmaker: str | None
+    #: one of `WIRINGS`
+    wiring: str
+    #: environment variables set to the test database's URL
+    url_env: tuple[str, ...]
     alembic_ini: str | None
     metadata: str | None
     #: add the migration check items (see harness.migrations.items)
@@ -188,6 +203,10 @@ def resolve(
         raise ConfigError(f"{origin['migration_checks']}: {exc}") from None
 
     dependencies = ini("harness_session_dependency")
+    wiring = (ini("harness_wiring") or WIRINGS[0]).lower()
+    if wiring not in WIRINGS:
+        raise ConfigError(f"ini harness_wiring: {wiring!r} is not one of {', '.join(WIRINGS)}")
+    url_env = ini("harness_url_env")
     return HarnessConfig(
         backends=chosen,
         launcher=launcher,
@@ -195,6 +214,8 @@ def resolve(
         app=ini("harness_app"),
         session_dependencies=tuple(_split(dependencies)) if dependencies else (),
         sessionmaker=ini("harness_sessionmaker"),
+        wiring=wiring,
+        url_env=tuple(_split(url_env)) if url_env else (),
         alembic_ini=ini("harness_alembic_ini"),
         metadata=ini("harness_metadata"),
         migration_checks=migration_checks,

@@ -5,6 +5,7 @@ Each fixture has one job; override any of them in a conftest.py to change that o
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +14,12 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from harness.errors import HarnessError
-from harness.importing import load_object
+from harness.importing import import_module_of, load_object
 from harness.isolation.transactions import rolled_back_session
 from harness.migrations.runner import MigrationError, as_metadata, migrate
 from harness.plugin import LOOP_SCOPE, RUN_KEY
 from harness.run.state import BackendInfo, HarnessRun
+from harness.wiring.redirect import redirected
 
 if TYPE_CHECKING:
     import httpx
@@ -61,7 +63,12 @@ async def db_engine(
     engine = create_async_engine(provisioned.url, pool_pre_ping=False)
     provisioned.backend.prepare_engine(engine)
     cfg = run.config
+    run.export_url(db_backend.name)
     try:
+        if cfg.app:
+            # The models are often imported only by the app: harness_metadata is complete
+            # once the app's module has been imported.
+            import_module_of(cfg.app, key="harness_app")
         alembic_ini = (run.rootdir / cfg.alembic_ini) if cfg.alembic_ini else None
         metadata = (
             as_metadata(load_object(cfg.metadata, key="harness_metadata"), key="harness_metadata")
@@ -80,19 +87,25 @@ async def db_engine(
 
 
 @pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
-async def db_session(db_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+async def db_session(
+    request: pytest.FixtureRequest, db_engine: AsyncEngine
+) -> AsyncIterator[AsyncSession]:
     """The test's AsyncSession: its commit() and rollback() only reach a SAVEPOINT.
 
     It is joined to an outer transaction that is rolled back after the test, so what the
-    code under test commits is visible here and gone when the next test starts.
+    code under test commits is visible here and gone when the next test starts. While the
+    test runs, every AsyncSession the app makes on an engine of its own joins that same
+    transaction (see `harness.wiring.redirect`).
     """
     # The outer transaction and the session are one fixture, not two: each async fixture
     # costs a trip through the event loop runner at setup and teardown, on every test.
     # A connection per test (a pool checkout, no I/O) rather than one held all session:
     # SQLAlchemy numbers savepoints per connection, and on a held connection every test's
     # SAVEPOINT has a new name, which asyncpg must prepare anew (measured: about 0.15 ms).
+    redirections = _run(request).redirections
     async with db_engine.connect() as conn, rolled_back_session(conn) as session:
-        yield session
+        with redirected(conn, redirections):
+            yield session
 
 
 @pytest.fixture
@@ -110,9 +123,14 @@ def db_connection(db_session: AsyncSession) -> AsyncConnection:
 def app(
     request: pytest.FixtureRequest, db_session: AsyncSession, db_connection: AsyncConnection
 ) -> Iterator[Any]:
-    """The configured FastAPI app, its session dependency overridden to yield ``db_session``.
+    """The configured FastAPI app, running its own code on the test's transaction.
 
-    Override this fixture to build the app yourself (it must still install the overrides).
+    By default nothing of the app is replaced: the sessions its dependencies make are
+    redirected to the test's connection (``db_session`` does that). With
+    ``harness_wiring = override`` its ``harness_session_dependency`` yields ``db_session``
+    instead, so the test and the API share one session.
+
+    Override this fixture to build the app yourself.
     """
     from harness.wiring.app import (
         overridden,
@@ -126,32 +144,32 @@ def app(
         raise _fail(
             HarnessError(
                 "the app fixture needs to know your app: set harness_app = 'package.module:app' "
-                "(or a factory) and harness_session_dependency = 'package.deps:get_session' "
-                "in pytest.ini or [tool.pytest.ini_options]"
+                "(or a factory) in pytest.ini or [tool.pytest.ini_options]"
             )
         )
-    if not cfg.session_dependencies and not cfg.sessionmaker:
+    if cfg.wiring == "override" and not cfg.session_dependencies:
         raise _fail(
             HarnessError(
-                "harness_app is set but not harness_session_dependency: name the dependency "
-                "that yields your AsyncSession, e.g. harness_session_dependency = "
-                "'package.deps:get_session'"
+                "harness_wiring = override needs harness_session_dependency: name the "
+                "dependency that yields your AsyncSession, e.g. harness_session_dependency = "
+                "'package.deps:get_session' (or drop harness_wiring to keep the app's own)"
             )
         )
     try:
         application = resolve_app(cfg.app)
-        dependencies = resolve_dependencies(cfg.session_dependencies)
+        dependencies = (
+            resolve_dependencies(cfg.session_dependencies) if cfg.wiring == "override" else []
+        )
         maker = (
             load_object(cfg.sessionmaker, key="harness_sessionmaker") if cfg.sessionmaker else None
         )
     except HarnessError as exc:
         raise _fail(exc) from None
-    with overridden(application, dependencies, db_session):
-        if maker is None:
-            yield application
-        else:
-            with rebound_sessionmaker(maker, db_connection):
-                yield application
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(overridden(application, dependencies, db_session))
+        if maker is not None:
+            stack.enter_context(rebound_sessionmaker(maker, db_connection))
+        yield application
 
 
 @pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)

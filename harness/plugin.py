@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -121,6 +121,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     run = HarnessRun(harness_config, registry, progress=progress, rootdir=config.rootpath)
     config.stash[RUN_KEY] = run
+    try:
+        run.export_placeholder_url()
+    except HarnessError as exc:
+        raise pytest.UsageError(f"harness: {exc}") from None
     config.pluginmanager.import_plugin("harness.fixtures")
     if harness_config.migration_checks:
         config.pluginmanager.import_plugin("harness.migrations.items")
@@ -132,6 +136,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     for problem in run.close():
         config.issue_config_time_warning(pytest.PytestWarning(f"harness: {problem}"), stacklevel=2)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return
+    lines = run.redirections.lines()
+    if lines and config.get_verbosity() >= 0:
+        terminalreporter.write_sep("-", "harness wiring")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -159,7 +174,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         if cfg.alembic_ini
         else (f"create_all {cfg.metadata}" if cfg.metadata else "none")
     )
-    lines.append(f"harness: app {cfg.app or '(harness_app not set)'}; schema {schema}")
+    wiring = (
+        "its own sessions redirected to each test's transaction"
+        if cfg.wiring == "redirect"
+        else f"{', '.join(cfg.session_dependencies) or '(no dependency)'} overridden"
+    )
+    lines.append(f"harness: app {cfg.app or '(harness_app not set)'} ({wiring}); schema {schema}")
+    if cfg.url_env:
+        lines.append(f"harness: sets {', '.join(cfg.url_env)} to each backend's test database URL")
     if _is_xdist_controller(config):
         lines.append("harness: each xdist worker starts its own servers")
     return lines

@@ -20,6 +20,8 @@ def _quote(name: str) -> str:
 class MySQLBackend:
     kind: ClassVar[str] = "backend"
     name: ClassVar[str] = "mysql"
+    #: the async driver of its URLs (placeholders for harness_url_env use it too)
+    drivername: ClassVar[str] = "mysql+aiomysql"
     driver_hint: ClassVar[str] = "mysql"
     needs_server: ClassVar[bool] = True
 

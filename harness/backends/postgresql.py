@@ -20,6 +20,8 @@ def _quote(name: str) -> str:
 class PostgreSQLBackend:
     kind: ClassVar[str] = "backend"
     name: ClassVar[str] = "postgresql"
+    #: the async driver of its URLs (placeholders for harness_url_env use it too)
+    drivername: ClassVar[str] = "postgresql+asyncpg"
     driver_hint: ClassVar[str] = "postgresql"
     needs_server: ClassVar[bool] = True
 

@@ -17,6 +17,8 @@ from harness.registry import Registry
 class SQLiteBackend:
     kind: ClassVar[str] = "backend"
     name: ClassVar[str] = "sqlite"
+    #: the async driver of its URLs (placeholders for harness_url_env use it too)
+    drivername: ClassVar[str] = "sqlite+aiosqlite"
     driver_hint: ClassVar[str] = "sqlite"
     needs_server: ClassVar[bool] = False
 

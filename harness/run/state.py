@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from harness.launchers.base import LaunchContext
 from harness.registry import Registry
 from harness.run import workdir
 from harness.run.provision import Provisioned, provision, release
+from harness.wiring.redirect import Redirections
 
 
 @dataclasses.dataclass
@@ -52,6 +54,10 @@ class HarnessRun:
         self.failures: dict[str, HarnessError] = {}
         self._workdir: Path | None = None
         self._lock = threading.Lock()
+        #: what the app's code had redirected to the tests' transactions
+        self.redirections = Redirections()
+        #: environment variables this run set (``harness_url_env``), with their old values
+        self._saved_env: dict[str, str | None] = {}
 
     @property
     def workdir(self) -> Path:
@@ -115,8 +121,38 @@ class HarnessRun:
         p = self.get(name)
         return BackendInfo(name=name, url=p.masked_url, version=p.version, launcher=p.launcher)
 
+    def _set_env(self, value: str) -> None:
+        for name in self.config.url_env:
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def export_placeholder_url(self) -> None:
+        """Give ``harness_url_env`` a URL of the first backend's kind before the app imports.
+
+        Settings that require a URL can then be built at import (collection) time; the real
+        URL replaces it when that backend's database exists (`export_url`), and sessions the
+        app makes on an engine built from the placeholder are redirected anyway.
+        """
+        if self.config.url_env:
+            backend = self.registry.backend(self.config.backends[0])
+            drivername = getattr(backend, "drivername", None)
+            if drivername:
+                self._set_env(placeholder_url(drivername))
+
+    def export_url(self, name: str) -> None:
+        """Set ``harness_url_env`` to backend *name*'s test database URL (password included)."""
+        if self.config.url_env:
+            url = self.get(name).url
+            self._set_env(url.render_as_string(hide_password=False))
+
     def close(self) -> list[str]:
         """Release every database and server, then the work dir; return problems met."""
+        for env_name, old in self._saved_env.items():
+            if old is None:
+                os.environ.pop(env_name, None)
+            else:
+                os.environ[env_name] = old
+        self._saved_env.clear()
         problems: list[str] = []
         for provisioned in reversed(list(self.provisioned.values())):
             problems.extend(release(provisioned))
@@ -125,3 +161,10 @@ class HarnessRun:
             workdir.remove_run_dir(self._workdir)
             self._workdir = None
         return problems
+
+
+def placeholder_url(drivername: str) -> str:
+    """A URL of *drivername*'s kind that names no real database (SQLite: in memory)."""
+    if drivername.startswith("sqlite"):
+        return f"{drivername}://"
+    return f"{drivername}://harness@127.0.0.1/harness_pending"

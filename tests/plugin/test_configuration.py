@@ -21,7 +21,8 @@ def test_header_shows_each_value_and_where_it_came_from(
         [
             "harness: backends sqlite (--harness-backends); launcher local (env HARNESS_LAUNCHER)",
             "harness: url postgresql = postgresql://me:***@db:5432/ (--harness-url)",
-            "harness: app myapp:app; schema create_all myapp:metadata",
+            "harness: app myapp:app (its own sessions redirected to each test's transaction); "
+            "schema create_all myapp:metadata",
         ]
     )
     assert "s3cret" not in result.stdout.str()

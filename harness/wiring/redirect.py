@@ -1,0 +1,72 @@
+"""Redirection: every AsyncSession the app makes on an engine joins the test's connection.
+
+The app's own code runs unchanged (its dependencies, its session class and options, its
+sessionmakers, a session it builds with ``AsyncSession(engine)``, SQLModel's session class);
+only where its connections go changes. While a test runs, ``AsyncSession.__init__`` (which
+every subclass and every ``async_sessionmaker`` goes through) swaps a bind that is an engine
+for the test's connection, with ``join_transaction_mode="create_savepoint"``: the app's
+``commit()`` and ``rollback()`` then reach a SAVEPOINT inside the test's outer transaction,
+which the harness rolls back afterwards, as SQLAlchemy's recipe for test suites does.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+#: frames in these packages are not where the app made its session
+_LIBRARY_PREFIXES = ("sqlalchemy", "sqlmodel", "harness", "fastapi", "starlette", "anyio")
+
+
+def _made_at() -> str:
+    """``module:line`` of the first frame outside the libraries: where the app made it."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", "?"))
+        if not module.startswith(_LIBRARY_PREFIXES) and not module.startswith("contextlib"):
+            return f"{module}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]  # None ends the walk
+    return "?"
+
+
+class Redirections:
+    """What was redirected during the run, by where it was made: for the terminal summary."""
+
+    def __init__(self) -> None:
+        self.sessions: collections.Counter[str] = collections.Counter()
+
+    def lines(self) -> list[str]:
+        return [
+            f"harness: sessions redirected to the test's transaction: {count} made at {where}"
+            for where, count in self.sessions.most_common()
+        ]
+
+
+_ORIGINAL_INIT = AsyncSession.__init__
+
+
+@contextlib.contextmanager
+def redirected(connection: AsyncConnection, seen: Redirections | None = None) -> Iterator[None]:
+    """While active, an AsyncSession made on any engine is bound to *connection* instead."""
+
+    def __init__(self: AsyncSession, bind: Any = None, **kw: Any) -> None:
+        if isinstance(bind, AsyncEngine):
+            bind = connection
+            # Whatever mode the app chose for engine binds, on a connection that is already
+            # in the test's transaction only a savepoint keeps that transaction intact.
+            kw["join_transaction_mode"] = "create_savepoint"
+            if seen is not None:
+                seen.sessions[_made_at()] += 1
+        _ORIGINAL_INIT(self, bind, **kw)
+
+    saved = AsyncSession.__dict__["__init__"]
+    AsyncSession.__init__ = __init__  # type: ignore[method-assign]  # restored below
+    try:
+        yield
+    finally:
+        AsyncSession.__init__ = saved  # type: ignore[method-assign]
