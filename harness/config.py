@@ -11,6 +11,8 @@ LAUNCHERS = ("auto", "containers", "local", "external")
 #: how the app reaches the test's transaction: its own sessions redirected (the default), or
 #: its session dependency replaced by one that yields the test's ``db_session``
 WIRINGS = ("redirect", "override")
+#: when the app's lifespan runs: once per backend for the session (as a server), or per test
+LIFESPANS = ("session", "test")
 DEFAULT_BACKENDS = ("sqlite",)
 DEFAULT_LAUNCHER = "auto"
 #: per-backend options: the key used in ``LaunchContext.options`` -> (CLI flag, what it is)
@@ -31,6 +33,9 @@ INI_ONLY = {
     "harness_wiring": (
         "redirect (default: the app's own sessions join the test's transaction) or override"
         " (harness_session_dependency replaced by one yielding db_session)"
+    ),
+    "harness_lifespan": (
+        "session (default: the app's lifespan runs once per backend) or test (around each test)"
     ),
     "harness_url_env": (
         "comma list of environment variables (e.g. DATABASE_URL) the harness sets to the"
@@ -61,6 +66,8 @@ class HarnessConfig:
     sessionmaker: str | None
     #: one of `WIRINGS`
     wiring: str
+    #: one of `LIFESPANS`
+    lifespan: str
     #: environment variables set to the test database's URL
     url_env: tuple[str, ...]
     alembic_ini: str | None
@@ -206,6 +213,11 @@ def resolve(
     wiring = (ini("harness_wiring") or WIRINGS[0]).lower()
     if wiring not in WIRINGS:
         raise ConfigError(f"ini harness_wiring: {wiring!r} is not one of {', '.join(WIRINGS)}")
+    lifespan = (ini("harness_lifespan") or LIFESPANS[0]).lower()
+    if lifespan not in LIFESPANS:
+        raise ConfigError(
+            f"ini harness_lifespan: {lifespan!r} is not one of {', '.join(LIFESPANS)}"
+        )
     url_env = ini("harness_url_env")
     return HarnessConfig(
         backends=chosen,
@@ -215,6 +227,7 @@ def resolve(
         session_dependencies=tuple(_split(dependencies)) if dependencies else (),
         sessionmaker=ini("harness_sessionmaker"),
         wiring=wiring,
+        lifespan=lifespan,
         url_env=tuple(_split(url_env)) if url_env else (),
         alembic_ini=ini("harness_alembic_ini"),
         metadata=ini("harness_metadata"),

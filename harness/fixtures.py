@@ -105,7 +105,11 @@ async def db_session(
     redirections = _run(request).redirections
     async with db_engine.connect() as conn, rolled_back_session(conn) as session:
         with redirected(conn, redirections):
-            yield session
+            try:
+                yield session
+            finally:
+                if redirections.long_lived:
+                    await redirections.release()
 
 
 @pytest.fixture
@@ -135,11 +139,11 @@ def app(
     from harness.wiring.app import (
         overridden,
         rebound_sessionmaker,
-        resolve_app,
         resolve_dependencies,
     )
 
-    cfg = _run(request).config
+    run = _run(request)
+    cfg = run.config
     if not cfg.app:
         raise _fail(
             HarnessError(
@@ -156,7 +160,7 @@ def app(
             )
         )
     try:
-        application = resolve_app(cfg.app)
+        application = run.app(cfg.app)
         dependencies = (
             resolve_dependencies(cfg.session_dependencies) if cfg.wiring == "override" else []
         )
@@ -172,13 +176,61 @@ def app(
         yield application
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope=LOOP_SCOPE)
+async def app_lifespan(
+    request: pytest.FixtureRequest, db_engine: AsyncEngine
+) -> AsyncIterator[None]:
+    """The app's lifespan, run once per backend for the whole session, as a server runs it.
+
+    Sessions its startup makes and keeps (a global object's) are re-pointed at each test's
+    transaction. With ``harness_lifespan = test`` the ``client`` fixture runs it per test
+    instead. Override this fixture to start the app differently.
+    """
+    from harness.wiring.clients import lifespan_of
+    from harness.wiring.redirect import recording_long_lived
+
+    run = _run(request)
+    cfg = run.config
+    if not cfg.app or cfg.lifespan != "session":
+        yield
+        return
+    try:
+        lifespan = lifespan_of(run.app(cfg.app))
+    except HarnessError as exc:
+        raise _fail(exc) from None
+    if lifespan is None:
+        yield
+        return
+    with recording_long_lived(run.redirections):
+        await lifespan.__aenter__()
+    try:
+        yield
+    finally:
+        await lifespan.__aexit__(None, None, None)
+
+
 @pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An ``httpx.AsyncClient`` calling the app in-process, lifespan run, base URL http://test."""
+async def client(
+    request: pytest.FixtureRequest, app_lifespan: None, app: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An ``httpx.AsyncClient`` calling the app in-process, base URL http://test.
+
+    The app's lifespan has run once for the session (``app_lifespan``), or runs around each
+    test with ``harness_lifespan = test``.
+    """
     from harness.wiring.clients import running_client
 
-    async with running_client(app) as http:
+    per_test = _run(request).config.lifespan == "test"
+    async with running_client(app, lifespan=per_test) as http:
         yield http
 
 
-__all__ = ["app", "client", "db_backend", "db_connection", "db_engine", "db_session"]
+__all__ = [
+    "app",
+    "app_lifespan",
+    "client",
+    "db_backend",
+    "db_connection",
+    "db_engine",
+    "db_session",
+]

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
@@ -56,6 +57,7 @@ class HarnessRun:
         self._lock = threading.Lock()
         #: what the app's code had redirected to the tests' transactions
         self.redirections = Redirections()
+        self._apps: dict[str, object] = {}
         #: environment variables this run set (``harness_url_env``), with their old values
         self._saved_env: dict[str, str | None] = {}
 
@@ -120,6 +122,14 @@ class HarnessRun:
     def info(self, name: str) -> BackendInfo:
         p = self.get(name)
         return BackendInfo(name=name, url=p.masked_url, version=p.version, launcher=p.launcher)
+
+    def app(self, spec: str) -> Any:
+        """The app named by *spec*, resolved (a factory called) once for the whole run."""
+        if spec not in self._apps:
+            from harness.wiring.app import resolve_app
+
+            self._apps[spec] = resolve_app(spec)
+        return self._apps[spec]
 
     def _set_env(self, value: str) -> None:
         for name in self.config.url_env:

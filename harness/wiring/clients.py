@@ -14,21 +14,28 @@ if TYPE_CHECKING:
 
 @contextlib.asynccontextmanager
 async def running_client(
-    app: Any, base_url: str = "http://test"
+    app: Any, base_url: str = "http://test", *, lifespan: bool = True
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client calling *app* in-process on this event loop, with its lifespan run."""
+    """An httpx client calling *app* in-process on this event loop (its lifespan run around
+    it when *lifespan*)."""
     try:
         import httpx
     except ImportError:
         raise ConfigError(
             "the client fixture needs httpx: pip install 'pytest-harness[fastapi]'"
         ) from None
-    lifespan = getattr(getattr(app, "router", None), "lifespan_context", None)
+    context = lifespan_of(app) if lifespan else None
     async with contextlib.AsyncExitStack() as stack:
-        if lifespan is not None:
-            await stack.enter_async_context(lifespan(app))
+        if context is not None:
+            await stack.enter_async_context(context)
         transport = httpx.ASGITransport(app=app)
         client = await stack.enter_async_context(
             httpx.AsyncClient(transport=transport, base_url=base_url)
         )
         yield client
+
+
+def lifespan_of(app: Any) -> contextlib.AbstractAsyncContextManager[Any] | None:
+    """The app's lifespan context (startup on enter, shutdown on exit), or None if it has none."""
+    lifespan = getattr(getattr(app, "router", None), "lifespan_context", None)
+    return None if lifespan is None else lifespan(app)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import sys
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,12 +40,57 @@ class Redirections:
 
     def __init__(self) -> None:
         self.sessions: collections.Counter[str] = collections.Counter()
+        #: sessions the app made outside any test (in its lifespan's startup) and keeps
+        #: (a global object's session): each test re-points them at its own connection
+        self.long_lived: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
+        self.long_lived_at: collections.Counter[str] = collections.Counter()
 
     def lines(self) -> list[str]:
-        return [
+        made = [
             f"harness: sessions redirected to the test's transaction: {count} made at {where}"
             for where, count in self.sessions.most_common()
         ]
+        kept = [
+            f"harness: sessions made at startup, re-pointed at each test's transaction: "
+            f"{count} made at {where}"
+            for where, count in self.long_lived_at.most_common()
+        ]
+        return made + kept
+
+    def adopt(self, connection: AsyncConnection) -> None:
+        """Point every long-lived session at *connection*, joined with a savepoint."""
+        for session in list(self.long_lived):
+            session.sync_session.bind = connection.sync_connection
+            session.sync_session.join_transaction_mode = "create_savepoint"
+
+    async def release(self) -> None:
+        """End what the long-lived sessions did in this test (before its rollback)."""
+        for session in list(self.long_lived):
+            await session.close()
+
+
+@contextlib.contextmanager
+def recording_long_lived(seen: Redirections) -> Iterator[None]:
+    """While active (the app's startup), remember each AsyncSession made on an engine."""
+
+    def __init__(self: AsyncSession, bind: Any = None, **kw: Any) -> None:
+        _ORIGINAL_INIT(self, bind, **kw)
+        if isinstance(bind, AsyncEngine):
+            seen.long_lived.add(self)
+            seen.long_lived_at[_made_at()] += 1
+
+    with _patched_init(__init__):
+        yield
+
+
+@contextlib.contextmanager
+def _patched_init(init: Any) -> Iterator[None]:
+    saved = AsyncSession.__dict__["__init__"]
+    AsyncSession.__init__ = init  # type: ignore[method-assign]  # restored below
+    try:
+        yield
+    finally:
+        AsyncSession.__init__ = saved  # type: ignore[method-assign]
 
 
 _ORIGINAL_INIT = AsyncSession.__init__
@@ -64,9 +110,7 @@ def redirected(connection: AsyncConnection, seen: Redirections | None = None) ->
                 seen.sessions[_made_at()] += 1
         _ORIGINAL_INIT(self, bind, **kw)
 
-    saved = AsyncSession.__dict__["__init__"]
-    AsyncSession.__init__ = __init__  # type: ignore[method-assign]  # restored below
-    try:
+    if seen is not None:
+        seen.adopt(connection)
+    with _patched_init(__init__):
         yield
-    finally:
-        AsyncSession.__init__ = saved  # type: ignore[method-assign]
