@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from harness.errors import ConfigError, HarnessError, driver_message
@@ -14,7 +16,7 @@ from harness.errors import ConfigError, HarnessError, driver_message
 if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy.engine import Connection
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 class MigrationError(HarnessError):
@@ -58,11 +60,25 @@ def upgrade_steps(config: Config) -> list[str]:
     return [rev.revision for rev in reversed(list(script.walk_revisions("base", "heads")))]
 
 
-def run_alembic_upgrade(connection: Connection, ini_path: Path, backend: str) -> None:
-    """Upgrade to head on *connection*, one revision at a time so a failure names its revision."""
+def env_takes_a_connection(config: Config) -> bool:
+    """Whether the project's env.py uses a connection handed to it in ``config.attributes``.
+
+    The stock templates (``alembic init``, ``alembic init -t async``) ignore it and build an
+    engine from ``sqlalchemy.url``; the async one also calls ``asyncio.run()``, which cannot
+    run inside the tests' event loop.
+    """
+    from alembic.script import ScriptDirectory
+
+    env_py = Path(ScriptDirectory.from_config(config).dir) / "env.py"
+    try:
+        return "attributes" in env_py.read_text(encoding="utf-8")
+    except OSError:
+        return True  # let Alembic report the missing env.py in its own words
+
+
+def _upgrade(config: Config, backend: str, connection: Connection | None) -> None:
     from alembic import command
 
-    config = alembic_config(ini_path, connection)
     for revision in upgrade_steps(config):
         try:
             command.upgrade(config, revision)
@@ -75,8 +91,50 @@ def run_alembic_upgrade(connection: Connection, ini_path: Path, backend: str) ->
             raise MigrationError(
                 f"{backend}: migration {revision} failed: {type(exc).__name__}: {exc}"
             ) from exc
-        if connection.in_transaction():
+        if connection is not None and connection.in_transaction():
             connection.commit()
+
+
+def run_alembic_upgrade(connection: Connection, ini_path: Path, backend: str) -> None:
+    """Upgrade to head on *connection*, one revision at a time so a failure names its revision."""
+    _upgrade(alembic_config(ini_path, connection), backend, connection)
+
+
+def run_alembic_upgrade_by_url(url: str, ini_path: Path, backend: str) -> None:
+    """Upgrade the database at *url* with an env.py that makes its own engine.
+
+    Run where no event loop is running (a worker thread): the async template's env.py calls
+    ``asyncio.run()``. ``sqlalchemy.url`` is set in memory only, never written or printed.
+    """
+    config = alembic_config(ini_path)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    _upgrade(config, backend, None)
+
+
+def _has_alembic_version(connection: Connection) -> bool:
+    return inspect(connection).has_table("alembic_version")
+
+
+async def _alembic_upgrade(
+    conn: AsyncConnection, engine: AsyncEngine, ini_path: Path, backend: str
+) -> None:
+    if env_takes_a_connection(alembic_config(ini_path)):
+        await conn.run_sync(run_alembic_upgrade, ini_path, backend)
+    else:
+        url = engine.url.render_as_string(hide_password=False)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-alembic") as pool:
+            await asyncio.get_running_loop().run_in_executor(
+                pool, run_alembic_upgrade_by_url, url, ini_path, backend
+            )
+    if conn.in_transaction():
+        await conn.commit()
+    if not await conn.run_sync(_has_alembic_version):
+        raise MigrationError(
+            f"{backend}: alembic upgrade head ran, but the test database has no alembic_version "
+            f"table: {ini_path.name}'s env.py migrated another database. Make it use "
+            "config.attributes['connection'] when given, or build its engine from "
+            "config.get_main_option('sqlalchemy.url') (the harness sets both)"
+        )
 
 
 async def migrate(
@@ -89,7 +147,7 @@ async def migrate(
     """Bring the database behind *engine* to the project's schema; return how it was done."""
     async with engine.connect() as conn:
         if alembic_ini is not None:
-            await conn.run_sync(run_alembic_upgrade, alembic_ini, backend)
+            await _alembic_upgrade(conn, engine, alembic_ini, backend)
             how = f"alembic upgrade head ({alembic_ini.name})"
         elif metadata is not None:
             try:
