@@ -5,6 +5,7 @@ Each fixture has one job; override any of them in a conftest.py to change that o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from harness.migrations.runner import MigrationError, as_metadata, migrate
 from harness.plugin import LOOP_SCOPE, RUN_KEY
 from harness.run.state import BackendInfo, HarnessRun
 from harness.wiring.redirect import redirected
+from harness.wiring.testclient import testclient_on
 
 if TYPE_CHECKING:
     import httpx
@@ -104,7 +106,7 @@ async def db_session(
     # SAVEPOINT has a new name, which asyncpg must prepare anew (measured: about 0.15 ms).
     redirections = _run(request).redirections
     async with db_engine.connect() as conn, rolled_back_session(conn) as session:
-        with redirected(conn, redirections):
+        with redirected(conn, redirections), testclient_on(asyncio.get_running_loop()):
             try:
                 yield session
             finally:
@@ -225,6 +227,25 @@ async def client(
         yield http
 
 
+@pytest.fixture
+def sync_client(app_lifespan: None, app: Any) -> Iterator[Any]:
+    """Starlette's ``TestClient`` on the app, for sync tests; base URL http://test.
+
+    It runs the app on the loop that owns the test's connection, as ``TestClient(app)`` made
+    in a sync test does. The app's lifespan has run once for the session (``app_lifespan``).
+    """
+    try:
+        from starlette.testclient import TestClient
+    except ImportError:
+        raise _fail(
+            HarnessError(
+                "the sync_client fixture needs fastapi: pip install 'pytest-harness[fastapi]'"
+            )
+        ) from None
+    with contextlib.closing(TestClient(app, base_url="http://test")) as http:
+        yield http
+
+
 __all__ = [
     "app",
     "app_lifespan",
@@ -233,4 +254,5 @@ __all__ = [
     "db_connection",
     "db_engine",
     "db_session",
+    "sync_client",
 ]

@@ -399,3 +399,54 @@ def test_settings_that_require_a_database_url(shape: Shape) -> None:
     result = shape.run()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["harness: sets DATABASE_URL to each backend's test database URL"])
+
+
+def test_sync_tests_with_starlettes_testclient(shape: Shape) -> None:
+    shape.write(
+        SESSION_DEPENDENCY,
+        """
+        import pytest
+        from starlette.testclient import TestClient
+
+        from shapeapp import app as the_app
+
+        module_client = TestClient(the_app)  # FastAPI's docs make it at import
+
+
+        @pytest.fixture
+        def entered(app):
+            with TestClient(app) as client:  # a user's fixture, lifespan run by `with`
+                yield client
+
+
+        def test_made_in_the_test(app):
+            client = TestClient(app)
+            assert client.post("/plain/a").status_code == 201
+            assert client.get("/count").json() == 1
+
+
+        def test_entered_in_a_fixture(entered):
+            assert entered.post("/plain/a").status_code == 201
+            assert entered.post("/mapped/a").status_code == 409
+            assert entered.get("/count").json() == 1
+
+
+        def test_made_at_import(db_session):
+            assert module_client.post("/plain/a").status_code == 201
+            assert module_client.get("/count").json() == 1
+
+
+        def test_sync_client_fixture_and_a_clean_start(sync_client):
+            assert sync_client.get("/count").json() == 0
+            assert sync_client.post("/plain/a").status_code == 201
+
+
+        async def test_testclient_in_an_async_test(app):
+            TestClient(app).get("/count")
+        """,
+    )
+    result = shape.run("-p", "no:randomly")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*RuntimeError: harness: Starlette's TestClient cannot run inside an async test*"]
+    )
