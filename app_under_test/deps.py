@@ -15,8 +15,8 @@ from app_under_test.schemas import INT32_MAX
 async def get_session() -> AsyncIterator[AsyncSession]:
     """Yield one session per request; closing it rolls back whatever was not committed.
 
-    Tests replace this dependency (``app.dependency_overrides``) to hand routes a session
-    bound to their own transaction.
+    Tests run it unchanged: the harness binds the sessions it makes to each test's
+    transaction.
     """
     async with db.SessionLocal() as session:
         yield session
