@@ -189,7 +189,7 @@ async def app_lifespan(
     instead. Override this fixture to start the app differently.
     """
     from harness.wiring.clients import lifespan_of
-    from harness.wiring.redirect import recording_long_lived
+    from harness.wiring.redirect import startup_redirected
 
     run = _run(request)
     cfg = run.config
@@ -203,12 +203,13 @@ async def app_lifespan(
     if lifespan is None:
         yield
         return
-    with recording_long_lived(run.redirections):
+    with startup_redirected(db_engine, run.redirections):
         await lifespan.__aenter__()
     try:
         yield
     finally:
-        await lifespan.__aexit__(None, None, None)
+        with startup_redirected(db_engine, run.redirections):
+            await lifespan.__aexit__(None, None, None)
 
 
 @pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)

@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from harness.wiring.connections import JoinedConnection
+
 #: frames in these packages are not where the app made its session
 _LIBRARY_PREFIXES = ("sqlalchemy", "sqlmodel", "harness", "fastapi", "starlette", "anyio")
 
@@ -40,6 +42,7 @@ class Redirections:
 
     def __init__(self) -> None:
         self.sessions: collections.Counter[str] = collections.Counter()
+        self.connections: collections.Counter[str] = collections.Counter()
         #: sessions the app made outside any test (in its lifespan's startup) and keeps
         #: (a global object's session): each test re-points them at its own connection
         self.long_lived: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
@@ -49,6 +52,11 @@ class Redirections:
         made = [
             f"harness: sessions redirected to the test's transaction: {count} made at {where}"
             for where, count in self.sessions.most_common()
+        ]
+        made += [
+            f"harness: engine connections redirected to the test's transaction: {count} "
+            f"opened at {where}"
+            for where, count in self.connections.most_common()
         ]
         kept = [
             f"harness: sessions made at startup, re-pointed at each test's transaction: "
@@ -70,16 +78,25 @@ class Redirections:
 
 
 @contextlib.contextmanager
-def recording_long_lived(seen: Redirections) -> Iterator[None]:
-    """While active (the app's startup), remember each AsyncSession made on an engine."""
+def startup_redirected(engine: AsyncEngine, seen: Redirections) -> Iterator[None]:
+    """While active (the app's lifespan startup, outside any test), the app's engines are
+    *engine*, the harness's: its sessions and connections reach the test database, and
+    what they commit stays, as a server's startup would leave it. Sessions made here are
+    remembered as long-lived, to be re-pointed at each test's connection."""
+    own = engine.sync_engine
 
     def __init__(self: AsyncSession, bind: Any = None, **kw: Any) -> None:
-        _ORIGINAL_INIT(self, bind, **kw)
-        if isinstance(bind, AsyncEngine):
-            seen.long_lived.add(self)
+        if isinstance(bind, AsyncEngine) and bind.sync_engine is not own:
             seen.long_lived_at[_made_at()] += 1
+            _ORIGINAL_INIT(self, engine, **kw)
+            seen.long_lived.add(self)
+        else:
+            _ORIGINAL_INIT(self, bind, **kw)
 
-    with _patched_init(__init__):
+    def connect(self: AsyncEngine) -> Any:
+        return _ORIGINAL_CONNECT(self if self.sync_engine is own else engine)
+
+    with _patched_init(__init__), _patched_connect(connect):
         yield
 
 
@@ -94,6 +111,7 @@ def _patched_init(init: Any) -> Iterator[None]:
 
 
 _ORIGINAL_INIT = AsyncSession.__init__
+_ORIGINAL_CONNECT = AsyncEngine.connect
 
 
 @contextlib.contextmanager
@@ -110,7 +128,26 @@ def redirected(connection: AsyncConnection, seen: Redirections | None = None) ->
                 seen.sessions[_made_at()] += 1
         _ORIGINAL_INIT(self, bind, **kw)
 
+    own = connection.sync_engine
+
+    def connect(self: AsyncEngine) -> Any:
+        if self.sync_engine is own:  # the harness's own engine (or the test's code on it)
+            return _ORIGINAL_CONNECT(self)
+        if seen is not None:
+            seen.connections[_made_at()] += 1
+        return JoinedConnection(connection)
+
     if seen is not None:
         seen.adopt(connection)
-    with _patched_init(__init__):
+    with _patched_init(__init__), _patched_connect(connect):
         yield
+
+
+@contextlib.contextmanager
+def _patched_connect(connect: Any) -> Iterator[None]:
+    saved = AsyncEngine.__dict__["connect"]
+    AsyncEngine.connect = connect  # type: ignore[method-assign]  # restored below
+    try:
+        yield
+    finally:
+        AsyncEngine.connect = saved  # type: ignore[method-assign]

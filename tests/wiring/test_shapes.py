@@ -450,3 +450,75 @@ def test_sync_tests_with_starlettes_testclient(shape: Shape) -> None:
     result.stdout.fnmatch_lines(
         ["*RuntimeError: harness: Starlette's TestClient cannot run inside an async test*"]
     )
+
+
+def test_engines_used_directly_at_startup_and_in_routes(shape: Shape) -> None:
+    shape.write(
+        (
+            TABLE,
+            """
+            from contextlib import asynccontextmanager
+
+            from fastapi import FastAPI
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine(OWN_URL)
+
+
+            @asynccontextmanager
+            async def lifespan(app):
+                # The tutorials' startup: create the tables, seed a row (both committed).
+                async with engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
+                    if not await conn.scalar(select(func.count()).select_from(items)):
+                        await conn.execute(insert(items).values(name="seed"))
+                yield
+                await engine.dispose()
+
+
+            app = FastAPI(lifespan=lifespan)
+
+
+            @app.post("/begin/{name}", status_code=201)
+            async def with_begin(name: str):
+                async with engine.begin() as conn:
+                    await conn.execute(insert(items).values(name=name))
+
+
+            @app.post("/as-you-go/{name}", status_code=201)
+            async def as_you_go(name: str):
+                async with engine.connect() as conn:
+                    await conn.execute(insert(items).values(name=name))
+                    await conn.commit()
+
+
+            @app.post("/rolled-back/{name}", status_code=201)
+            async def rolled_back(name: str):
+                async with engine.connect() as conn:
+                    await conn.execute(insert(items).values(name=name))
+                    await conn.rollback()
+
+
+            @app.get("/count")
+            async def count():
+                async with engine.connect() as conn:
+                    return await conn.scalar(select(func.count()).select_from(items))
+            """,
+        ),
+        """
+        async def test_first(client):
+            assert (await client.get("/count")).json() == 1  # the seed row
+            assert (await client.post("/begin/a")).status_code == 201
+            assert (await client.post("/as-you-go/b")).status_code == 201
+            assert (await client.post("/rolled-back/c")).status_code == 201
+            assert (await client.get("/count")).json() == 3
+
+
+        async def test_second_starts_from_the_seed(client):
+            assert (await client.get("/count")).json() == 1
+            assert (await client.post("/begin/a")).status_code == 201
+        """,
+    )
+    result = shape.run("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*engine connections redirected*opened at shapeapp:*"])
