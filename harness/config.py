@@ -19,6 +19,10 @@ DEFAULT_LAUNCHER = "auto"
 BACKEND_OPTIONS = {
     "url": ("--harness-url", "an existing server for the external launcher"),
     "image": ("--harness-image", "the container image for the containers launcher"),
+    "driver": (
+        "--harness-driver",
+        "the async driver the tests' engine uses (e.g. psycopg, asyncmy); default the backend's",
+    ),
 }
 #: plain ini keys (no CLI or environment form): key -> help
 INI_ONLY = {

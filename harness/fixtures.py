@@ -62,7 +62,11 @@ async def db_engine(
     """
     run = _run(request)
     provisioned = run.get(db_backend.name)
-    engine = create_async_engine(provisioned.url, pool_pre_ping=False)
+    try:
+        url = run.engine_url(db_backend.name)
+    except HarnessError as exc:
+        raise _fail(exc) from None
+    engine = create_async_engine(url, pool_pre_ping=False)
     provisioned.backend.prepare_engine(engine)
     cfg = run.config
     run.export_url(db_backend.name)

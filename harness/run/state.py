@@ -8,15 +8,20 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import ArgumentError
 
 from harness.config import HarnessConfig
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
 from harness.launchers.base import LaunchContext
 from harness.registry import Registry
 from harness.run import workdir
 from harness.run.provision import Provisioned, provision, release
 from harness.wiring.redirect import Redirections
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 @dataclasses.dataclass
@@ -149,11 +154,27 @@ class HarnessRun:
             if drivername:
                 self._set_env(placeholder_url(drivername))
 
+    def engine_url(self, name: str) -> URL:
+        """The URL the tests' engine uses on backend *name*: its driver, if one was chosen."""
+        url = self.get(name).url
+        driver = self.config.options_for(name).get("driver")
+        if not driver:
+            return url
+        drivername = driver if "+" in driver else f"{url.get_backend_name()}+{driver}"
+        chosen = url.set(drivername=drivername)
+        try:
+            chosen.get_dialect().import_dbapi()
+        except (ImportError, ArgumentError) as exc:
+            raise ConfigError(
+                f"{name}: driver {driver!r} cannot be used ({type(exc).__name__}: {exc}); "
+                f"install it, or choose another with --harness-driver {name}=..."
+            ) from None
+        return chosen
+
     def export_url(self, name: str) -> None:
         """Set ``harness_url_env`` to backend *name*'s test database URL (password included)."""
         if self.config.url_env:
-            url = self.get(name).url
-            self._set_env(url.render_as_string(hide_password=False))
+            self._set_env(self.engine_url(name).render_as_string(hide_password=False))
 
     def close(self) -> list[str]:
         """Release every database and server, then the work dir; return problems met."""

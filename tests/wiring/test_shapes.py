@@ -522,3 +522,31 @@ def test_engines_used_directly_at_startup_and_in_routes(shape: Shape) -> None:
     result = shape.run("-p", "no:randomly")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*engine connections redirected*opened at shapeapp:*"])
+
+
+DRIVERS = {"postgresql": "psycopg", "mysql": "asyncmy", "sqlite": "aiosqlite"}
+
+
+def test_the_chosen_driver_runs_the_app(shape: Shape) -> None:
+    driver = DRIVERS[shape.backend]
+    shape.write(
+        SESSION_DEPENDENCY,
+        f"""
+        async def test_driver(client, db_engine):
+            assert db_engine.dialect.driver == {driver!r}
+            assert (await client.post("/plain/a")).status_code == 201
+            assert (await client.get("/count")).json() == 1
+        """,
+    )
+    result = shape.run(f"--harness-driver={shape.backend}={driver}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"harness: driver {shape.backend} = {driver} (--harness-driver)"])
+
+
+def test_a_driver_that_is_not_installed_is_one_line(shape: Shape) -> None:
+    shape.write(SESSION_DEPENDENCY, "async def test_any(db_session):\n    pass\n")
+    result = shape.run(f"--harness-driver={shape.backend}=nosuchdriver")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"*harness: {shape.backend}: driver 'nosuchdriver' cannot be used (*); install it*"]
+    )
