@@ -11,6 +11,9 @@ LAUNCHERS = ("auto", "containers", "local", "external")
 #: how the app reaches the test's transaction: its own sessions redirected (the default), or
 #: its session dependency replaced by one that yields the test's ``db_session``
 WIRINGS = ("redirect", "override")
+#: the N+1 report: off, a warning per test, or a failure
+NPLUSONE = ("off", "warn", "fail")
+DEFAULT_NPLUSONE_THRESHOLD = 5
 #: when the app's lifespan runs: once per backend for the session (as a server), or per test
 LIFESPANS = ("session", "test")
 DEFAULT_BACKENDS = ("sqlite",)
@@ -41,6 +44,11 @@ INI_ONLY = {
     "harness_lifespan": (
         "session (default: the app's lifespan runs once per backend) or test (around each test)"
     ),
+    "harness_nplusone": (
+        "off (default), warn or fail: report a statement sent more than"
+        " harness_nplusone_threshold times in one request"
+    ),
+    "harness_nplusone_threshold": f"repeats allowed before the N+1 report (default {5})",
     "harness_url_env": (
         "comma list of environment variables (e.g. DATABASE_URL) the harness sets to the"
         " test database's URL, for settings and Alembic env.py files that read one"
@@ -72,6 +80,9 @@ class HarnessConfig:
     wiring: str
     #: one of `LIFESPANS`
     lifespan: str
+    #: one of `NPLUSONE`, and the repeats allowed in one request
+    nplusone: str
+    nplusone_threshold: int
     #: environment variables set to the test database's URL
     url_env: tuple[str, ...]
     alembic_ini: str | None
@@ -222,6 +233,19 @@ def resolve(
         raise ConfigError(
             f"ini harness_lifespan: {lifespan!r} is not one of {', '.join(LIFESPANS)}"
         )
+    nplusone = (ini("harness_nplusone") or NPLUSONE[0]).lower()
+    if nplusone not in NPLUSONE:
+        raise ConfigError(f"ini harness_nplusone: {nplusone!r} is not one of {', '.join(NPLUSONE)}")
+    raw_threshold = ini("harness_nplusone_threshold")
+    try:
+        threshold = int(raw_threshold) if raw_threshold else DEFAULT_NPLUSONE_THRESHOLD
+        if threshold < 1:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"ini harness_nplusone_threshold: expected a whole number of at least 1, "
+            f"not {raw_threshold!r}"
+        ) from None
     url_env = ini("harness_url_env")
     return HarnessConfig(
         backends=chosen,
@@ -232,6 +256,8 @@ def resolve(
         sessionmaker=ini("harness_sessionmaker"),
         wiring=wiring,
         lifespan=lifespan,
+        nplusone=nplusone,
+        nplusone_threshold=threshold,
         url_env=tuple(_split(url_env)) if url_env else (),
         alembic_ini=ini("harness_alembic_ini"),
         metadata=ini("harness_metadata"),

@@ -19,6 +19,9 @@ from harness.importing import import_module_of, load_object
 from harness.isolation.transactions import rolled_back_session
 from harness.migrations.runner import MigrationError, as_metadata, migrate
 from harness.plugin import LOOP_SCOPE, RUN_KEY
+from harness.queries.plugin import BACKEND_KEY, RECORDER_KEY, wants_recording
+from harness.queries.recorder import QueryRecorder
+from harness.queries.report import Queries
 from harness.run.state import BackendInfo, HarnessRun
 from harness.wiring.redirect import redirected
 from harness.wiring.testclient import testclient_on
@@ -108,14 +111,40 @@ async def db_session(
     # A connection per test (a pool checkout, no I/O) rather than one held all session:
     # SQLAlchemy numbers savepoints per connection, and on a held connection every test's
     # SAVEPOINT has a new name, which asyncpg must prepare anew (measured: about 0.15 ms).
-    redirections = _run(request).redirections
+    run = _run(request)
+    redirections = run.redirections
+    records = "db_queries" in request.fixturenames or wants_recording(
+        request.node, run.config.nplusone
+    )
     async with db_engine.connect() as conn, rolled_back_session(conn) as session:
-        with redirected(conn, redirections), testclient_on(asyncio.get_running_loop()):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(redirected(conn, redirections))
+            stack.enter_context(testclient_on(asyncio.get_running_loop()))
+            if records:
+                recorder = stack.enter_context(QueryRecorder().recording(conn))
+                request.node.stash[RECORDER_KEY] = recorder
+                request.node.stash[BACKEND_KEY] = _backend_name(request)
             try:
                 yield session
             finally:
                 if redirections.long_lived:
                     await redirections.release()
+
+
+def _backend_name(request: pytest.FixtureRequest) -> str:
+    backend = request.getfixturevalue("db_backend")
+    return str(getattr(backend, "name", backend))
+
+
+@pytest.fixture
+def db_queries(request: pytest.FixtureRequest, db_session: AsyncSession) -> Queries:
+    """The statements the test's code sends, with checks: ``with db_queries.at_most(3): ...``.
+
+    It counts what the test's session and the app's redirected sessions and engines send,
+    leaving out transaction control and connection setup, so the same work gives the same
+    count on every backend; ``exactly(2, mysql=3)`` names a backend that genuinely differs.
+    """
+    return Queries(request.node.stash[RECORDER_KEY], request.node.stash[BACKEND_KEY])
 
 
 @pytest.fixture
@@ -228,7 +257,9 @@ async def client(
     from harness.wiring.clients import running_client
 
     per_test = _run(request).config.lifespan == "test"
-    async with running_client(app, lifespan=per_test) as http:
+    recorder = request.node.stash.get(RECORDER_KEY, None)
+    on_request = None if recorder is None else recorder.new_segment
+    async with running_client(app, lifespan=per_test, on_request=on_request) as http:
         yield http
 
 
@@ -258,6 +289,7 @@ __all__ = [
     "db_backend",
     "db_connection",
     "db_engine",
+    "db_queries",
     "db_session",
     "sync_client",
 ]

@@ -126,6 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except HarnessError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
     config.pluginmanager.import_plugin("harness.fixtures")
+    config.pluginmanager.import_plugin("harness.queries.plugin")
     if harness_config.migration_checks:
         config.pluginmanager.import_plugin("harness.migrations.items")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
 @contextlib.asynccontextmanager
 async def running_client(
-    app: Any, base_url: str = "http://test", *, lifespan: bool = True
+    app: Any,
+    base_url: str = "http://test",
+    *,
+    lifespan: bool = True,
+    on_request: Callable[[], None] | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client calling *app* in-process on this event loop (its lifespan run around
     it when *lifespan*)."""
@@ -29,8 +33,16 @@ async def running_client(
         if context is not None:
             await stack.enter_async_context(context)
         transport = httpx.ASGITransport(app=app)
+        hooks: dict[str, list[Callable[..., Any]]] = {}
+        if on_request is not None:
+            # Each request starts a new segment of the query record (for the N+1 report).
+
+            async def _mark(request: httpx.Request) -> None:
+                on_request()
+
+            hooks["request"] = [_mark]
         client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url=base_url)
+            httpx.AsyncClient(transport=transport, base_url=base_url, event_hooks=hooks)
         )
         yield client
 

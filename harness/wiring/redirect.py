@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from harness.wiring.connections import JoinedConnection
 
 #: frames in these packages are not where the app made its session
-_LIBRARY_PREFIXES = ("sqlalchemy", "sqlmodel", "harness", "fastapi", "starlette", "anyio")
+_LIBRARIES = ("sqlalchemy", "sqlmodel", "harness", "fastapi", "starlette", "anyio", "contextlib")
 
 
 def _made_at() -> str:
@@ -31,7 +31,7 @@ def _made_at() -> str:
     frame = sys._getframe(2)
     while frame is not None:
         module = str(frame.f_globals.get("__name__", "?"))
-        if not module.startswith(_LIBRARY_PREFIXES) and not module.startswith("contextlib"):
+        if module.partition(".")[0] not in _LIBRARIES:
             return f"{module}:{frame.f_lineno}"
         frame = frame.f_back  # type: ignore[assignment]  # None ends the walk
     return "?"
