@@ -20,7 +20,7 @@ from harness.isolation.transactions import rolled_back_session
 from harness.migrations.runner import MigrationError, as_metadata, migrate
 from harness.plugin import LOOP_SCOPE, RUN_KEY
 from harness.queries.plugin import BACKEND_KEY, RECORDER_KEY, wants_recording
-from harness.queries.recorder import QueryRecorder
+from harness.queries.recorder import QueryRecorder, listen_on
 from harness.queries.report import Queries
 from harness.run.state import BackendInfo, HarnessRun
 from harness.wiring.redirect import redirected
@@ -116,6 +116,8 @@ async def db_session(
     records = "db_queries" in request.fixturenames or wants_recording(
         request.node, run.config.nplusone
     )
+    if records:
+        listen_on(db_engine)  # before the connection exists: it reads the engine's listeners
     async with db_engine.connect() as conn, rolled_back_session(conn) as session:
         with contextlib.ExitStack() as stack:
             stack.enter_context(redirected(conn, redirections))

@@ -18,7 +18,7 @@ from types import FrameType
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 _MACHINERY = re.compile(
     r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START\s+TRANSACTION|PRAGMA|SET)\b",
@@ -88,19 +88,43 @@ class QueryRecorder:
         """Start a new request or block: the N+1 report looks within one at a time."""
         self.segment += 1
 
-    def _on_execute(
-        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
-    ) -> None:
+    def _on_execute(self, statement: str, parameters: Any) -> None:
         if self.active and not is_machinery(statement):
             self.statements.append(Statement(statement, parameters, issued_at(), self.segment))
 
     @contextlib.contextmanager
     def recording(self, connection: AsyncConnection) -> Iterator[QueryRecorder]:
-        """Record what is sent on *connection* while the block runs."""
+        """Record what is sent on *connection* while the block runs.
+
+        The engine's listener must be there before the connection is made (a connection
+        made on an engine without listeners never calls them): see `listen_on`.
+        """
         target = connection.sync_connection
         assert target is not None
-        event.listen(target, "before_cursor_execute", self._on_execute)
+        target.info[_RECORDER] = self
         try:
             yield self
         finally:
-            event.remove(target, "before_cursor_execute", self._on_execute)
+            target.info.pop(_RECORDER, None)
+
+
+#: where a connection being recorded keeps its recorder (``Connection.info``)
+_RECORDER = "harness_query_recorder"
+
+
+def _dispatch(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> None:
+    recorder = conn.info.get(_RECORDER)
+    if recorder is not None:
+        recorder._on_execute(statement, parameters)
+
+
+def listen_on(engine: AsyncEngine) -> None:
+    """Attach the recording listener to *engine*, once: later connections then report to the
+    recorder their test sets, and tests that record nothing pay one dict lookup a statement.
+    Attached per engine and left there: adding and removing a listener per test costs more
+    than the test's own statements."""
+    target = engine.sync_engine
+    if not event.contains(target, "before_cursor_execute", _dispatch):
+        event.listen(target, "before_cursor_execute", _dispatch)
