@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 
 from harness.errors import HarnessError
 from harness.importing import import_module_of, load_object
+from harness.isolation import guard
 from harness.isolation.transactions import rolled_back_session
 from harness.migrations.runner import MigrationError, as_metadata, migrate
 from harness.plugin import LOOP_SCOPE, RUN_KEY
@@ -71,6 +72,7 @@ async def db_engine(
         raise _fail(exc) from None
     engine = create_async_engine(url, pool_pre_ping=False)
     provisioned.backend.prepare_engine(engine)
+    guard.watch(engine, getattr(provisioned.backend, "implicit_commit", None))
     cfg = run.config
     run.export_url(db_backend.name)
     try:
@@ -84,7 +86,14 @@ async def db_engine(
             if cfg.metadata and alembic_ini is None
             else None
         )
-        await migrate(engine, backend=db_backend.name, alembic_ini=alembic_ini, metadata=metadata)
+
+        async def again() -> str:
+            return await migrate(
+                engine, backend=db_backend.name, alembic_ini=alembic_ini, metadata=metadata
+            )
+
+        await again()
+        run.remigrate[db_backend.name] = again
     except MigrationError as exc:
         await engine.dispose()
         pytest.exit(f"harness: {exc}", returncode=pytest.ExitCode.TESTS_FAILED)
@@ -118,8 +127,9 @@ async def db_session(
     )
     if records:
         listen_on(db_engine)  # before the connection exists: it reads the engine's listeners
-    async with db_engine.connect() as conn, rolled_back_session(conn) as session:
-        with contextlib.ExitStack() as stack:
+    async with db_engine.connect() as conn:
+        guard.arm(conn)
+        async with rolled_back_session(conn) as session, contextlib.AsyncExitStack() as stack:
             stack.enter_context(redirected(conn, redirections))
             stack.enter_context(testclient_on(asyncio.get_running_loop()))
             if records:
@@ -131,6 +141,12 @@ async def db_session(
             finally:
                 if redirections.long_lived:
                     await redirections.release()
+        what_ended = guard.ended(conn)
+    if what_ended is not None:
+        name = request.node.nodeid
+        backend = _backend_name(request)
+        await guard.rebuild(db_engine, run.remigrate[backend])
+        raise _fail(HarnessError(guard.leak_message(name, what_ended, backend)))
 
 
 def _backend_name(request: pytest.FixtureRequest) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,6 +24,13 @@ class MySQLBackend:
     #: the async driver of its URLs (placeholders for harness_url_env use it too)
     drivername: ClassVar[str] = "mysql+aiomysql"
     driver_hint: ClassVar[str] = "mysql"
+    #: statements that end the current transaction by committing it (MySQL's "statements
+    #: that cause an implicit commit": DDL but temporary tables, locks, account changes)
+    implicit_commit: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"^\s*(?:(?:CREATE|DROP)\s+(?!TEMPORARY\b)|ALTER\s|RENAME\s|TRUNCATE\s"
+        r"|LOCK\s+TABLES|UNLOCK\s+TABLES|GRANT\s|REVOKE\s)",
+        re.IGNORECASE,
+    )
     needs_server: ClassVar[bool] = True
 
     def check_driver(self) -> str | None:

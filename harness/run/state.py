@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,8 @@ class HarnessRun:
         #: what the app's code had redirected to the tests' transactions
         self.redirections = Redirections()
         self._apps: dict[str, object] = {}
+        #: per backend: migrate its database again (the guard's reset after a leak)
+        self.remigrate: dict[str, Callable[[], Awaitable[object]]] = {}
         #: environment variables this run set (``harness_url_env``), with their old values
         self._saved_env: dict[str, str | None] = {}
 

@@ -1,0 +1,5 @@
+"""The guard's tests run adopting projects like the wiring tests do."""
+
+from tests.wiring.conftest import Shape, shape
+
+__all__ = ["Shape", "shape"]
