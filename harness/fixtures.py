@@ -12,23 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from harness.errors import HarnessError
 from harness.importing import import_module_of, load_object
-from harness.isolation import guard
-from harness.isolation.transactions import rolled_back_session
-from harness.migrations.runner import MigrationError, as_metadata, migrate
 from harness.plugin import LOOP_SCOPE, RUN_KEY
 from harness.queries.plugin import BACKEND_KEY, RECORDER_KEY, wants_recording
-from harness.queries.recorder import QueryRecorder, listen_on
-from harness.queries.report import Queries
 from harness.run.state import BackendInfo, HarnessRun
-from harness.wiring.redirect import redirected
-from harness.wiring.testclient import testclient_on
 
 if TYPE_CHECKING:
     import httpx
+    from sqlalchemy.ext.asyncio import (
+        AsyncConnection,
+        AsyncEngine,
+        AsyncSession,
+    )
+
+    from harness.queries.report import Queries
 
 
 def _run(request: pytest.FixtureRequest) -> HarnessRun:
@@ -64,6 +63,11 @@ async def db_engine(
     Override this fixture to build the engine differently (pool options, echo, ...); keep it
     session-scoped with ``loop_scope="session"``.
     """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from harness.isolation import guard
+    from harness.migrations.runner import MigrationError, as_metadata, migrate
+
     run = _run(request)
     provisioned = run.get(db_backend.name)
     try:
@@ -115,6 +119,12 @@ async def db_session(
     test runs, every AsyncSession the app makes on an engine of its own joins that same
     transaction (see `harness.wiring.redirect`).
     """
+    from harness.isolation import guard
+    from harness.isolation.transactions import rolled_back_session
+    from harness.queries.recorder import QueryRecorder, listen_on
+    from harness.wiring.redirect import redirected
+    from harness.wiring.testclient import testclient_on
+
     # The outer transaction and the session are one fixture, not two: each async fixture
     # costs a trip through the event loop runner at setup and teardown, on every test.
     # A connection per test (a pool checkout, no I/O) rather than one held all session:
@@ -162,6 +172,8 @@ def db_queries(request: pytest.FixtureRequest, db_session: AsyncSession) -> Quer
     leaving out transaction control and connection setup, so the same work gives the same
     count on every backend; ``exactly(2, mysql=3)`` names a backend that genuinely differs.
     """
+    from harness.queries.report import Queries
+
     return Queries(request.node.stash[RECORDER_KEY], request.node.stash[BACKEND_KEY])
 
 
@@ -171,6 +183,8 @@ def db_connection(db_session: AsyncSession) -> AsyncConnection:
 
     Statements run on it directly are rolled back after the test too.
     """
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
     bind = db_session.bind
     assert isinstance(bind, AsyncConnection)
     return bind

@@ -29,11 +29,6 @@ LOOP_SCOPE: Final = "session"
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
-    # Per-example isolation and the harness-ci/harness-deep profiles, when Hypothesis is
-    # installed. Loaded this early so the profiles exist before Hypothesis's own plugin reads
-    # --hypothesis-profile, and before test modules apply @given at import.
-    if importlib.util.find_spec("hypothesis") is not None:
-        pluginmanager.import_plugin("harness.hypothesis.plugin")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,12 +85,25 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(*names): run this test only on these harness backends; "
         "the others are reported as skipped, with the reason",
     )
+    config.addinivalue_line(
+        "markers",
+        "harness_examples(isolate=True): isolate=False lets the examples of this @given test "
+        "share database state (no per-example savepoint)",
+    )
+    # Per-example isolation and the harness-ci/harness-deep profiles, when Hypothesis is
+    # installed: loaded when it is first imported (tryfirst: before Hypothesis's own plugin
+    # imports it for --hypothesis-profile), so a run without Hypothesis tests never pays.
+    if importlib.util.find_spec("hypothesis") is not None:
+        from harness.hypothesis.lazy import install
+
+        install(config)
     registry = default_registry()
     config.hook.pytest_harness_register(registry=registry)
 
@@ -125,8 +133,10 @@ def pytest_configure(config: pytest.Config) -> None:
         run.export_placeholder_url()
     except HarnessError as exc:
         raise pytest.UsageError(f"harness: {exc}") from None
-    config.pluginmanager.import_plugin("harness.fixtures")
+    # The queries plugin first: harness.fixtures imports it, and pytest rewrites a plugin's
+    # asserts only if it imports the module itself.
     config.pluginmanager.import_plugin("harness.queries.plugin")
+    config.pluginmanager.import_plugin("harness.fixtures")
     if harness_config.migration_checks:
         config.pluginmanager.import_plugin("harness.migrations.items")
 
@@ -285,6 +295,9 @@ def _needed_backends(items: list[pytest.Item]) -> list[str]:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start every server the selected tests need, in parallel, before the first test."""
+    from harness.hypothesis.lazy import COLLECTED
+
+    session.config.stash[COLLECTED] = True
     if session.config.getoption("collectonly"):
         return
     run = session.config.stash[RUN_KEY]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import ClassVar
-
-from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, ClassVar
 
 from harness.backends._driver import missing_driver
 from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 def _quote(name: str) -> str:
@@ -46,14 +46,20 @@ class MySQLBackend:
         return server_url.set(database=database, query=query)
 
     async def create_database(self, admin: AsyncConnection, name: str) -> None:
+        from sqlalchemy import text
+
         await admin.execute(
             text(f"CREATE DATABASE {_quote(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         )
 
     async def drop_database(self, admin: AsyncConnection, name: str) -> None:
+        from sqlalchemy import text
+
         await admin.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)}"))
 
     async def server_version(self, conn: AsyncConnection) -> str:
+        from sqlalchemy import text
+
         version = str((await conn.execute(text("SELECT VERSION()"))).scalar_one())
         product = "MariaDB" if "mariadb" in version.lower() else "MySQL"
         return f"{product} {version.split('-')[0]}"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
-
-from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, ClassVar
 
 from harness.backends._driver import missing_driver
 from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 def _quote(name: str) -> str:
@@ -35,15 +35,21 @@ class PostgreSQLBackend:
         return server_url.set(database=database)
 
     async def create_database(self, admin: AsyncConnection, name: str) -> None:
+        from sqlalchemy import text
+
         # template0 + UTF8: the same encoding whatever the server's default locale is.
         await admin.execute(
             text(f"CREATE DATABASE {_quote(name)} TEMPLATE template0 ENCODING 'UTF8'")
         )
 
     async def drop_database(self, admin: AsyncConnection, name: str) -> None:
+        from sqlalchemy import text
+
         await admin.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
 
     async def server_version(self, conn: AsyncConnection) -> str:
+        from sqlalchemy import text
+
         version = str((await conn.execute(text("SHOW server_version"))).scalar_one())
         # "15.8 (Debian 15.8-0+deb12u1)": the packager's suffix is noise in a report line.
         return f"PostgreSQL {version.split()[0]}"

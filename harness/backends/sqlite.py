@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any, ClassVar
-
-from sqlalchemy import event
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.backends._driver import missing_driver
 from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 class SQLiteBackend:
@@ -26,6 +26,8 @@ class SQLiteBackend:
         return missing_driver("aiosqlite", "sqlite")
 
     def embedded_url(self, directory: Path) -> URL:
+        from sqlalchemy.engine import URL
+
         # A file, not :memory:: every pooled connection must see the same database.
         return URL.create("sqlite+aiosqlite", database=str(directory / "harness.sqlite3"))
 
@@ -42,6 +44,8 @@ class SQLiteBackend:
         return f"SQLite {sqlite3.sqlite_version}"
 
     def prepare_engine(self, engine: AsyncEngine) -> None:
+        from sqlalchemy import event
+
         # sqlite3 (and so aiosqlite) issues BEGIN lazily and SAVEPOINT outside it unless
         # it is told to stay out of transaction handling: SQLAlchemy's documented fix.
         sync_engine = engine.sync_engine

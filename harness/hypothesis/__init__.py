@@ -30,10 +30,36 @@ as ``harness.strategies``).
 
 from __future__ import annotations
 
-from harness.hypothesis.examples import isolated_examples
-from harness.hypothesis.isolation import ExampleIsolation, ExampleIsolationError, per_example
-from harness.hypothesis.machines import AsyncStateMachine, run_state_machine
-from harness.hypothesis.profiles import CI_PROFILE, DEEP_PROFILE, select_default_profile
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.hypothesis.examples import isolated_examples
+    from harness.hypothesis.isolation import ExampleIsolation, ExampleIsolationError, per_example
+    from harness.hypothesis.machines import AsyncStateMachine, run_state_machine
+    from harness.hypothesis.profiles import CI_PROFILE, DEEP_PROFILE, select_default_profile
+
+#: public name -> the module that defines it. Imported on first use, so that the loader in
+#: `harness.hypothesis.lazy` can live here without importing Hypothesis.
+_HOMES = {
+    "CI_PROFILE": "profiles",
+    "DEEP_PROFILE": "profiles",
+    "select_default_profile": "profiles",
+    "AsyncStateMachine": "machines",
+    "run_state_machine": "machines",
+    "ExampleIsolation": "isolation",
+    "ExampleIsolationError": "isolation",
+    "per_example": "isolation",
+    "isolated_examples": "examples",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "CI_PROFILE",

@@ -6,16 +6,13 @@ from collections.abc import Generator
 
 import pytest
 
-from harness.hypothesis.examples import MARKER, isolated_examples
+from harness.hypothesis.examples import isolated_examples
 from harness.hypothesis.profiles import select_default_profile
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        f"{MARKER}(isolate=True): isolate=False lets the examples of this @given test share "
-        "database state (no per-example savepoint)",
-    )
+    # The marker (harness_examples) is registered by harness.plugin, which loads this module
+    # when Hypothesis is first imported (see harness.hypothesis.lazy).
     select_default_profile(config)
 
 

@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy.engine import URL
-
 from harness.errors import ServerError
 from harness.launchers._docker import (
     API_TIMEOUT,
@@ -36,6 +34,8 @@ from harness.launchers.base import LaunchContext, LauncherUnavailable, Server
 from harness.registry import Registry
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
     from harness.backends.base import Backend
 
 #: The image each backend runs when none is configured (``--harness-image BACKEND=IMAGE``,
@@ -54,6 +54,12 @@ LOOPBACK = "127.0.0.1"
 _NOT_REACHABLE_HINT = (
     "Start Docker, or run with --harness-launcher=local, or give --harness-url {backend}=..."
 )
+
+
+def _url(drivername: str, **parts: Any) -> URL:
+    from sqlalchemy.engine import URL  # imported when a URL is made, not with the plugin
+
+    return URL.create(drivername, **parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +107,7 @@ _RECIPES: Mapping[str, _Recipe] = {
     "postgresql": _Recipe(
         port=5432,
         make=_postgres_container,
-        url=lambda port, password: URL.create(
+        url=lambda port, password: _url(
             "postgresql+asyncpg",
             username="harness",
             password=password,
@@ -113,7 +119,7 @@ _RECIPES: Mapping[str, _Recipe] = {
     "mysql": _Recipe(
         port=3306,
         make=_mysql_container,
-        url=lambda port, password: URL.create(
+        url=lambda port, password: _url(
             "mysql+aiomysql", username="root", password=password, host=LOOPBACK, port=port
         ),
     ),

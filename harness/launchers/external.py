@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, ClassVar
 
 from harness.backends.base import Backend
 from harness.errors import ConfigError
 from harness.launchers.base import LaunchContext, LauncherUnavailable, Server
 from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 #: the driver each built-in backend's URLs are rewritten to when the user gives a bare scheme
 _ASYNC_DRIVERS = {"postgresql": "asyncpg", "mysql": "aiomysql", "mariadb": "aiomysql"}
@@ -18,6 +18,9 @@ _ASYNC_DRIVERS = {"postgresql": "asyncpg", "mysql": "aiomysql", "mariadb": "aiom
 
 def parse_server_url(backend: Backend, raw: str) -> URL:
     """Parse a user-given URL for *backend*, defaulting the async driver; clear errors only."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(raw)
     except ArgumentError:

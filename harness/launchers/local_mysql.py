@@ -6,9 +6,7 @@ import dataclasses
 import functools
 import re
 from pathlib import Path
-from typing import ClassVar
-
-from sqlalchemy.engine import URL
+from typing import TYPE_CHECKING, ClassVar
 
 from harness.launchers._local import (
     LocalLauncher,
@@ -20,6 +18,9 @@ from harness.launchers._local import (
 from harness.launchers._local_state import make_account_dir, write_private_file
 from harness.launchers.base import LauncherUnavailable
 from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 #: where the server binary usually is when it is not on PATH (it is often in an sbin)
 _USUAL_SERVER_DIRS = (
@@ -212,6 +213,8 @@ class LocalMySQLLauncher(LocalLauncher[MySQLBinaries]):
         return True
 
     def server_info(self, found: MySQLBinaries, port: int, password: str) -> tuple[URL, str]:
+        from sqlalchemy.engine import URL
+
         url = URL.create(
             "mysql+aiomysql",
             username=ADMIN_USER,

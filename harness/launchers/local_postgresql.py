@@ -6,9 +6,7 @@ import dataclasses
 import re
 import signal
 from pathlib import Path
-from typing import ClassVar
-
-from sqlalchemy.engine import URL
+from typing import TYPE_CHECKING, ClassVar
 
 from harness.launchers._local import (
     LocalLauncher,
@@ -20,6 +18,9 @@ from harness.launchers._local import (
 from harness.launchers._local_state import make_account_dir, write_private_file
 from harness.launchers.base import LauncherUnavailable
 from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 #: where PostgreSQL's server binaries usually are when they are not on PATH, best first
 _USUAL_BINDIRS = (
@@ -157,6 +158,8 @@ class LocalPostgreSQLLauncher(LocalLauncher[PostgreSQLBinaries]):
         return len(lines) >= 8 and lines[3].strip() == str(port) and lines[7].strip() == "ready"
 
     def server_info(self, found: PostgreSQLBinaries, port: int, password: str) -> tuple[URL, str]:
+        from sqlalchemy.engine import URL
+
         url = URL.create(
             "postgresql+asyncpg",
             username="postgres",

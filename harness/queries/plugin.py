@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.queries.recorder import QueryRecorder
-from harness.queries.report import describe, nplusone_message, repeated
+if TYPE_CHECKING:
+    from harness.queries.recorder import QueryRecorder
+
 
 MAX_QUERIES_MARKER = "harness_max_queries"
 #: the recorder of a test that records (db_queries, the marker, or the N+1 report)
-RECORDER_KEY = pytest.StashKey[QueryRecorder]()
+RECORDER_KEY = pytest.StashKey["QueryRecorder"]()
 #: the backend a recording test runs on
 BACKEND_KEY = pytest.StashKey[str]()
 
@@ -34,6 +36,8 @@ def wants_recording(node: pytest.Item, nplusone: str) -> bool:
 
 
 def _check_marker(item: pytest.Item, recorder: QueryRecorder) -> None:
+    from harness.queries.report import describe
+
     __tracebackhide__ = True
     marker = item.get_closest_marker(MAX_QUERIES_MARKER)
     if marker is None:
@@ -60,6 +64,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is None:
         return (yield)
+    from harness.queries.report import nplusone_message, repeated
+
     # What fixtures send to set the test up is not the code under test's work.
     recorder.active += 1
     try:

@@ -10,18 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import ArgumentError
-
 from harness.config import HarnessConfig
 from harness.errors import ConfigError, HarnessError
 from harness.launchers.base import LaunchContext
 from harness.registry import Registry
 from harness.run import workdir
-from harness.run.provision import Provisioned, provision, release
-from harness.wiring.redirect import Redirections
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
+
+    from harness.run.provision import Provisioned
 
 
 @dataclasses.dataclass
@@ -51,6 +49,8 @@ class HarnessRun:
         progress: Callable[[str], None],
         rootdir: Path,
     ) -> None:
+        from harness.wiring.seen import Redirections
+
         self.config = config
         self.registry = registry
         self.progress = progress
@@ -85,6 +85,8 @@ class HarnessRun:
         )
 
     def _provision_one(self, name: str) -> Provisioned:
+        from harness.run.provision import provision
+
         backend = self.registry.backend(name)
         result = provision(self.registry, backend, self.config.launcher, self._context(name))
         with self._lock:
@@ -158,6 +160,8 @@ class HarnessRun:
 
     def engine_url(self, name: str) -> URL:
         """The URL the tests' engine uses on backend *name*: its driver, if one was chosen."""
+        from sqlalchemy.exc import ArgumentError
+
         url = self.get(name).url
         driver = self.config.options_for(name).get("driver")
         if not driver:
@@ -187,8 +191,11 @@ class HarnessRun:
                 os.environ[env_name] = old
         self._saved_env.clear()
         problems: list[str] = []
-        for provisioned in reversed(list(self.provisioned.values())):
-            problems.extend(release(provisioned))
+        if self.provisioned:
+            from harness.run.provision import release
+
+            for provisioned in reversed(list(self.provisioned.values())):
+                problems.extend(release(provisioned))
         self.provisioned.clear()
         if self._workdir is not None:
             workdir.remove_run_dir(self._workdir)

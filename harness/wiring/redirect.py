@@ -11,70 +11,14 @@ which the harness rolls back afterwards, as SQLAlchemy's recipe for test suites 
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import sys
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from harness.wiring.connections import JoinedConnection
-
-#: frames in these packages are not where the app made its session
-_LIBRARIES = ("sqlalchemy", "sqlmodel", "harness", "fastapi", "starlette", "anyio", "contextlib")
-
-
-def _made_at() -> str:
-    """``module:line`` of the first frame outside the libraries: where the app made it."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        module = str(frame.f_globals.get("__name__", "?"))
-        if module.partition(".")[0] not in _LIBRARIES:
-            return f"{module}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]  # None ends the walk
-    return "?"
-
-
-class Redirections:
-    """What was redirected during the run, by where it was made: for the terminal summary."""
-
-    def __init__(self) -> None:
-        self.sessions: collections.Counter[str] = collections.Counter()
-        self.connections: collections.Counter[str] = collections.Counter()
-        #: sessions the app made outside any test (in its lifespan's startup) and keeps
-        #: (a global object's session): each test re-points them at its own connection
-        self.long_lived: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
-        self.long_lived_at: collections.Counter[str] = collections.Counter()
-
-    def lines(self) -> list[str]:
-        made = [
-            f"harness: sessions redirected to the test's transaction: {count} made at {where}"
-            for where, count in self.sessions.most_common()
-        ]
-        made += [
-            f"harness: engine connections redirected to the test's transaction: {count} "
-            f"opened at {where}"
-            for where, count in self.connections.most_common()
-        ]
-        kept = [
-            f"harness: sessions made at startup, re-pointed at each test's transaction: "
-            f"{count} made at {where}"
-            for where, count in self.long_lived_at.most_common()
-        ]
-        return made + kept
-
-    def adopt(self, connection: AsyncConnection) -> None:
-        """Point every long-lived session at *connection*, joined with a savepoint."""
-        for session in list(self.long_lived):
-            session.sync_session.bind = connection.sync_connection
-            session.sync_session.join_transaction_mode = "create_savepoint"
-
-    async def release(self) -> None:
-        """End what the long-lived sessions did in this test (before its rollback)."""
-        for session in list(self.long_lived):
-            await session.close()
+from harness.wiring.seen import Redirections, made_at
 
 
 @contextlib.contextmanager
@@ -87,7 +31,7 @@ def startup_redirected(engine: AsyncEngine, seen: Redirections) -> Iterator[None
 
     def __init__(self: AsyncSession, bind: Any = None, **kw: Any) -> None:
         if isinstance(bind, AsyncEngine) and bind.sync_engine is not own:
-            seen.long_lived_at[_made_at()] += 1
+            seen.long_lived_at[made_at()] += 1
             _ORIGINAL_INIT(self, engine, **kw)
             seen.long_lived.add(self)
         else:
@@ -125,7 +69,7 @@ def redirected(connection: AsyncConnection, seen: Redirections | None = None) ->
             # in the test's transaction only a savepoint keeps that transaction intact.
             kw["join_transaction_mode"] = "create_savepoint"
             if seen is not None:
-                seen.sessions[_made_at()] += 1
+                seen.sessions[made_at()] += 1
         _ORIGINAL_INIT(self, bind, **kw)
 
     own = connection.sync_engine
@@ -134,7 +78,7 @@ def redirected(connection: AsyncConnection, seen: Redirections | None = None) ->
         if self.sync_engine is own:  # the harness's own engine (or the test's code on it)
             return _ORIGINAL_CONNECT(self)
         if seen is not None:
-            seen.connections[_made_at()] += 1
+            seen.connections[made_at()] += 1
         return JoinedConnection(connection)
 
     if seen is not None:
