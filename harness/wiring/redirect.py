@@ -60,10 +60,15 @@ _ORIGINAL_CONNECT = AsyncEngine.connect
 
 @contextlib.contextmanager
 def redirected(connection: AsyncConnection, seen: Redirections | None = None) -> Iterator[None]:
-    """While active, an AsyncSession made on any engine is bound to *connection* instead."""
+    """While active, an AsyncSession made on any engine is bound to *connection* instead.
+
+    The harness's own engine (``db_engine``) is left alone, for sessions and connections
+    alike: a test that opens one there asks for a connection of its own on purpose.
+    """
+    own = connection.sync_engine
 
     def __init__(self: AsyncSession, bind: Any = None, **kw: Any) -> None:
-        if isinstance(bind, AsyncEngine):
+        if isinstance(bind, AsyncEngine) and bind.sync_engine is not own:
             bind = connection
             # Whatever mode the app chose for engine binds, on a connection that is already
             # in the test's transaction only a savepoint keeps that transaction intact.
@@ -71,8 +76,6 @@ def redirected(connection: AsyncConnection, seen: Redirections | None = None) ->
             if seen is not None:
                 seen.sessions[made_at()] += 1
         _ORIGINAL_INIT(self, bind, **kw)
-
-    own = connection.sync_engine
 
     def connect(self: AsyncEngine) -> Any:
         if self.sync_engine is own:  # the harness's own engine (or the test's code on it)
