@@ -158,6 +158,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("-", "harness wiring")
         for line in lines:
             terminalreporter.write_line(line)
+    if run.failures:
+        # Said last, where the eye lands: which backends' tests never ran, and why.
+        terminalreporter.write_sep("=", "harness: backends whose tests did not run", red=True)
+        for name, exc in run.failures.items():
+            terminalreporter.write_line(
+                f"harness: {exc}; no test ran on {name} (each is reported as an error)", red=True
+            )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

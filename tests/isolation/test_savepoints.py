@@ -84,7 +84,10 @@ def test_sessionmaker_used_outside_dependencies_is_rebound(project: pytest.Pytes
     project.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
 
 
-def test_a_failing_migration_stops_the_session_naming_the_revision(project: pytest.Pytester):
+def test_a_migration_failing_on_one_backend_errors_its_tests_and_the_others_run(
+    two_backends: pytest.Pytester,
+):
+    project = two_backends
     project.makefile(
         ".ini",
         alembic="[alembic]\nscript_location = migrations\n",
@@ -93,6 +96,7 @@ def test_a_failing_migration_stops_the_session_naming_the_revision(project: pyte
             [pytest]
             asyncio_mode = auto
             asyncio_default_fixture_loop_scope = function
+            filterwarnings = ignore:Module already imported:pytest.PytestAssertRewriteWarning
             harness_alembic_ini = alembic.ini
             """
         ),
@@ -130,7 +134,8 @@ def test_a_failing_migration_stops_the_session_naming_the_revision(project: pyte
             revision, down_revision = "b2", "a1"
 
             def upgrade():
-                op.execute("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
+                if op.get_bind().engine.url.database.endswith("other.sqlite3"):
+                    op.execute("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
             """
         )
     )
@@ -143,9 +148,11 @@ def test_a_failing_migration_stops_the_session_naming_the_revision(project: pyte
             pass
         """
     )
-    result = project.runpytest()
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(
-        ["*harness: sqlite: migration b2 failed: OperationalError: no such table: no_such_table*"]
-    )
-    result.stdout.fnmatch_lines(["*no tests ran*"])  # the session stopped at the first
+    result = project.runpytest("--harness-backends=sqlite,sqlite2")
+    result.assert_outcomes(passed=2, errors=2)
+    line = "harness: sqlite2: migration b2 failed: OperationalError: no such table: no_such_table"
+    # Each of its tests errors with that one line, and the summary says they did not run.
+    result.stdout.fnmatch_lines([line] * 2)
+    result.stdout.fnmatch_lines([f"{line}; no test ran on sqlite2 (each is reported as an error)"])
+    assert "Exit" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
