@@ -15,6 +15,7 @@ import pytest_asyncio
 
 from harness.errors import HarnessError
 from harness.importing import import_module_of, load_object
+from harness.isolation.marker import isolation_of
 from harness.plugin import LOOP_SCOPE, RUN_KEY
 from harness.queries.plugin import BACKEND_KEY, RECORDER_KEY, wants_recording
 from harness.run.state import BackendInfo, HarnessRun
@@ -134,12 +135,20 @@ async def db_session(
     # SQLAlchemy numbers savepoints per connection, and on a held connection every test's
     # SAVEPOINT has a new name, which asyncpg must prepare anew (measured: about 0.15 ms).
     run = _run(request)
+    backend = _backend_name(request)
+    down = run.failures.get(backend)
+    if down is not None:  # the server died earlier in the run: said once, failed fast
+        raise _fail(down)
     redirections = run.redirections
     records = "db_queries" in request.fixturenames or wants_recording(
         request.node, run.config.nplusone
     )
     if records:
         listen_on(db_engine)  # before the connection exists: it reads the engine's listeners
+    if isolation_of(request.node) == "commit":
+        async for session in _committed_session(request, db_engine, records):
+            yield session
+        return
     async with db_engine.connect() as conn:
         guard.arm(conn)
         async with rolled_back_session(conn) as session, contextlib.AsyncExitStack() as stack:
@@ -157,9 +166,41 @@ async def db_session(
         what_ended = guard.ended(conn)
     if what_ended is not None:
         name = request.node.nodeid
-        backend = _backend_name(request)
         await guard.rebuild(db_engine, run.remigrate[backend])
         raise _fail(HarnessError(guard.leak_message(name, what_ended, backend)))
+
+
+async def _committed_session(
+    request: pytest.FixtureRequest, db_engine: AsyncEngine, records: bool
+) -> AsyncIterator[AsyncSession]:
+    """``harness_isolation("commit")``: a session whose commits are real, and afterwards only
+    what the test changed put back (see `harness.isolation.committed`)."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from harness.isolation import committed, guard
+    from harness.queries.recorder import QueryRecorder
+    from harness.wiring.redirect import to_engine
+    from harness.wiring.testclient import testclient_on
+
+    run = _run(request)
+    backend = _backend_name(request)
+    baseline = run.baselines.get(backend)
+    if baseline is None:
+        baseline = run.baselines[backend] = await committed.read_baseline(db_engine)
+    with committed.tracking(db_engine) as touched:
+        async with db_engine.connect() as conn, contextlib.AsyncExitStack() as stack:
+            session = AsyncSession(bind=conn, expire_on_commit=False)
+            stack.push_async_callback(session.close)
+            stack.enter_context(to_engine(db_engine, run.redirections))
+            stack.enter_context(testclient_on(asyncio.get_running_loop()))
+            if records:
+                recorder = stack.enter_context(QueryRecorder().recording(conn))
+                request.node.stash[RECORDER_KEY] = recorder
+                request.node.stash[BACKEND_KEY] = backend
+            yield session
+        await committed.reset(
+            db_engine, touched, baseline, lambda: guard.rebuild(db_engine, run.remigrate[backend])
+        )
 
 
 def _backend_name(request: pytest.FixtureRequest) -> str:

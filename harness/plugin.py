@@ -14,6 +14,7 @@ from harness.builtins import default_registry
 from harness.closure import builds_on
 from harness.config import BACKEND_OPTIONS, INI_ONLY, LAUNCHERS, Sources, resolve
 from harness.errors import HarnessError
+from harness.isolation import marker as isolation_marker
 from harness.run.state import HarnessRun
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}(*names): run this test only on these harness backends; "
         "the others are reported as skipped, with the reason",
     )
+    config.addinivalue_line("markers", isolation_marker.DESCRIPTION)
     config.addinivalue_line(
         "markers",
         "harness_examples(isolate=True): isolate=False lets the examples of this @given test "
@@ -214,7 +216,9 @@ def _restricted_backends(metafunc: pytest.Metafunc, known: list[str]) -> set[str
         names = {str(name).lower() for name in mark.args}
         unknown = names - set(known)
         if unknown or not names:
-            raise pytest.UsageError(
+            # A collection error shows its message alone, where a UsageError raised here
+            # would come under the traceback of pytest's collection.
+            raise pytest.Collector.CollectError(
                 f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER} needs backend names from "
                 f"{', '.join(known)}; got {', '.join(map(repr, sorted(unknown))) or 'none'}"
             )
@@ -283,6 +287,7 @@ def _uses_backend(fixturedef: FixtureDef[object], info: object) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if BACKEND_FIXTURE in getattr(item, "fixturenames", ()):
+            isolation_marker.isolation_of(item)  # a bad mode: one line, before any test
             _pin_loop_scope(item)
             _pin_fixture_loop_scopes(item)
 

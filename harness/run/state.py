@@ -65,6 +65,8 @@ class HarnessRun:
         self._apps: dict[str, object] = {}
         #: per backend: migrate its database again (the guard's reset after a leak)
         self.remigrate: dict[str, Callable[[], Awaitable[object]]] = {}
+        #: per backend: the migrated schema as transactional tests see it (read on first use)
+        self.baselines: dict[str, Any] = {}
         #: environment variables this run set (``harness_url_env``), with their old values
         self._saved_env: dict[str, str | None] = {}
 

@@ -26,18 +26,35 @@ def startup_redirected(engine: AsyncEngine, seen: Redirections) -> Iterator[None
     """While active (the app's lifespan startup, outside any test), the app's engines are
     *engine*, the harness's: its sessions and connections reach the test database, and
     what they commit stays, as a server's startup would leave it. Sessions made here are
-    remembered as long-lived, to be re-pointed at each test's connection."""
+    remembered as long-lived, to be re-pointed at each test's transaction."""
+    with to_engine(engine, seen, long_lived=True):
+        yield
+
+
+@contextlib.contextmanager
+def to_engine(
+    engine: AsyncEngine, seen: Redirections, *, long_lived: bool = False
+) -> Iterator[None]:
+    """While active, sessions and connections the app makes on an engine of its own are
+    made on *engine* (the harness's) instead: real connections, real commits. A
+    transactional test (``harness_isolation("commit")``) runs so."""
     own = engine.sync_engine
 
     def __init__(self: AsyncSession, bind: Any = None, **kw: Any) -> None:
         if isinstance(bind, AsyncEngine) and bind.sync_engine is not own:
-            seen.long_lived_at[made_at()] += 1
+            if long_lived:
+                seen.long_lived_at[made_at()] += 1
+            else:
+                seen.sessions[made_at()] += 1
             _ORIGINAL_INIT(self, engine, **kw)
-            seen.long_lived.add(self)
+            if long_lived:
+                seen.long_lived.add(self)
         else:
             _ORIGINAL_INIT(self, bind, **kw)
 
     def connect(self: AsyncEngine) -> Any:
+        if self.sync_engine is not own and not long_lived:
+            seen.connections[made_at()] += 1
         return _ORIGINAL_CONNECT(self if self.sync_engine is own else engine)
 
     with _patched_init(__init__), _patched_connect(connect):

@@ -26,6 +26,8 @@ filterwarnings =
     error
     # Hypothesis reports a failure with libcst, which uses a deprecated mypy_extensions API.
     ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning
+    # Started as the bare `pytest` script, the outer run has already imported the harness.
+    ignore:Module already imported:pytest.PytestAssertRewriteWarning
 harness_app = myapp:app
 harness_session_dependency = myapp:get_session
 harness_metadata = myapp:metadata
