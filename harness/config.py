@@ -28,6 +28,9 @@ BACKEND_OPTIONS = {
     ),
 }
 #: plain ini keys (no CLI or environment form): key -> help
+#: long enough for a busy CI machine, short enough that a test waiting on itself fails
+DEFAULT_LOCK_TIMEOUT = 10.0
+
 INI_ONLY = {
     "harness_app": "module:attr of the FastAPI app, or of a factory returning it",
     "harness_session_dependency": (
@@ -52,6 +55,9 @@ INI_ONLY = {
     "harness_url_env": (
         "comma list of environment variables (e.g. DATABASE_URL) the harness sets to the"
         " test database's URL, for settings and Alembic env.py files that read one"
+    ),
+    "harness_lock_timeout": (
+        f"seconds a statement may wait for a lock before it fails (default {10}; 0: forever)"
     ),
     "harness_alembic_ini": "path of alembic.ini (relative to the rootdir)",
     "harness_metadata": "module:attr of the MetaData to create_all when there is no alembic.ini",
@@ -83,6 +89,8 @@ class HarnessConfig:
     #: one of `NPLUSONE`, and the repeats allowed in one request
     nplusone: str
     nplusone_threshold: int
+    #: seconds a statement in a test may wait for a lock (0: no limit)
+    lock_timeout: float
     #: environment variables set to the test database's URL
     url_env: tuple[str, ...]
     alembic_ini: str | None
@@ -246,6 +254,16 @@ def resolve(
             f"ini harness_nplusone_threshold: expected a whole number of at least 1, "
             f"not {raw_threshold!r}"
         ) from None
+    raw_timeout = ini("harness_lock_timeout")
+    try:
+        lock_timeout = float(raw_timeout) if raw_timeout else DEFAULT_LOCK_TIMEOUT
+        if not lock_timeout >= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"ini harness_lock_timeout: expected seconds (0 or more, 0 for no limit), "
+            f"not {raw_timeout!r}"
+        ) from None
     url_env = ini("harness_url_env")
     return HarnessConfig(
         backends=chosen,
@@ -258,6 +276,7 @@ def resolve(
         lifespan=lifespan,
         nplusone=nplusone,
         nplusone_threshold=threshold,
+        lock_timeout=lock_timeout,
         url_env=tuple(_split(url_env)) if url_env else (),
         alembic_ini=ini("harness_alembic_ini"),
         metadata=ini("harness_metadata"),

@@ -139,6 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # asserts only if it imports the module itself.
     config.pluginmanager.import_plugin("harness.queries.plugin")
     config.pluginmanager.import_plugin("harness.fixtures")
+    config.pluginmanager.import_plugin("harness.run.faults")
     if harness_config.migration_checks:
         config.pluginmanager.import_plugin("harness.migrations.items")
 

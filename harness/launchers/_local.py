@@ -211,6 +211,18 @@ class LocalServerProcess:
         """True if the spawned server has exited (e.g. it could not bind its port)."""
         return self._popen is not None and self._popen.poll() is not None
 
+    def died(self) -> str | None:
+        """What happened to the server if it exited while it should run, else None."""
+        if self._stopped or self._popen is None:
+            return None
+        status = self._popen.poll()
+        if status is None:
+            return None
+        how = f"killed by signal {-status}" if status < 0 else f"exited with status {status}"
+        lines = [line for line in self.log_text().splitlines() if line.strip()]
+        tail = " | ".join(line if len(line) < 120 else line[:120] + "..." for line in lines[-2:])
+        return f"{how}; last lines of its log: {tail}" if tail else how
+
     def stop_server(self) -> None:
         """Stop the spawned server (fast shutdown, then kill by PID) and forget it."""
         if self.state.server is not None:
@@ -331,7 +343,13 @@ class LocalLauncher(abc.ABC, Generic[B]):
         except BaseException:
             server.stop()
             raise
-        return Server(url=url, launcher=self.name, description=description, stop=server.stop)
+        return Server(
+            url=url,
+            launcher=self.name,
+            description=description,
+            stop=server.stop,
+            died=server.died,
+        )
 
     def _run(self, found: B, server: LocalServerProcess, password: str) -> int:
         """Spawn the server and wait until it is ready; return its port.

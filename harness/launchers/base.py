@@ -50,6 +50,10 @@ class Server:
     #: False for a server someone else runs: the harness drops the database it created
     #: there, and touches nothing else
     owned: bool = True
+    #: None while the server runs; once it is known to have died, what happened (its exit
+    #: status, the last lines of its log). Launchers that cannot tell leave the default:
+    #: the harness then probes the server's port.
+    died: Callable[[], str | None] = lambda: None
 
 
 @runtime_checkable
