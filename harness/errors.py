@@ -19,3 +19,19 @@ def driver_message(exc: BaseException) -> str:
     """The first line of what the database driver said (SQLAlchemy keeps it as ``exc.orig``)."""
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return lines[0] if lines else ""
+
+
+def mask(text: str, secret: object) -> str:
+    """*text* with every occurrence of *secret* (a password) shown as ``***``.
+
+    A short secret is masked only where it stands alone, so that a password such as "p"
+    does not turn every word it occurs in into nonsense ("O***erationalError").
+    """
+    if not secret:
+        return text
+    value = str(secret)
+    if len(value) >= 6:
+        return text.replace(value, "***")
+    import re
+
+    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", "***", text)

@@ -152,7 +152,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.issue_config_time_warning(pytest.PytestWarning(f"harness: {problem}"), stacklevel=2)
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
     if run is None:
         return
@@ -161,7 +161,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("-", "harness wiring")
         for line in lines:
             terminalreporter.write_line(line)
-    if run.failures:
+    if run.failures and exitstatus != pytest.ExitCode.USAGE_ERROR:
         # Said last, where the eye lands: which backends' tests never ran, and why.
         terminalreporter.write_sep("=", "harness: backends whose tests did not run", red=True)
         for name, exc in run.failures.items():
@@ -187,7 +187,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
                 try:
                     shown = make_url(value).render_as_string(hide_password=True)
-                except ArgumentError:
+                except (ArgumentError, ValueError):
                     shown = "(not a valid URL)"
             lines.append(f"harness: {option} {backend} = {shown} ({origin[f'{option}_{backend}']})")
     schema = (

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from harness.errors import ServerError
+from harness.errors import ServerError, mask
 from harness.launchers._docker import (
     API_TIMEOUT,
     LABEL,
@@ -327,7 +327,7 @@ class ContainersLauncher:
                 raise  # KeyboardInterrupt and friends: cleaned up, now let them through
             raise ServerError(
                 f"{backend.name}: the container from {image!r} did not become ready: "
-                f"{_short(exc)}. {image_hint}.{logs}".replace(password, "***")
+                + mask(f"{_short(exc)}. {image_hint}.{logs}", password)
             ) from None
         # The core prints the ready line; only what is unusual is said here.
         if self._swept:

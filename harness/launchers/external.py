@@ -23,10 +23,10 @@ def parse_server_url(backend: Backend, raw: str) -> URL:
 
     try:
         url = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
             f"the URL given for {backend.name} is not a database URL "
-            f"(expected e.g. {backend.name}://user:password@host:port/)"
+            f"(expected e.g. {backend.name}://user:password@host:port/, the port a number)"
         ) from None
     dialect = url.get_backend_name()
     if dialect == "mariadb":
@@ -38,7 +38,34 @@ def parse_server_url(backend: Backend, raw: str) -> URL:
         )
     if "+" not in url.drivername and url.get_backend_name() in _ASYNC_DRIVERS:
         url = url.set(drivername=f"{url.get_backend_name()}+{_ASYNC_DRIVERS[dialect]}")
+    _check_driver(backend, url)
     return url
+
+
+def _check_driver(backend: Backend, url: URL) -> None:
+    """The URL's driver must exist, be async and be installed: said here, in one line."""
+    from sqlalchemy.exc import ArgumentError
+
+    driver = url.get_driver_name()
+    try:
+        dialect = url.get_dialect()
+    except ArgumentError:
+        raise ConfigError(
+            f"the URL given for {backend.name} names the driver {driver!r}, which SQLAlchemy "
+            f"does not know; use e.g. {backend.name}+{_ASYNC_DRIVERS.get(backend.name, '...')}"
+        ) from None
+    if not getattr(dialect, "is_async", False):
+        raise ConfigError(
+            f"the URL given for {backend.name} names {driver!r}, a sync driver; the harness "
+            f"needs an async one: e.g. {backend.name}+{_ASYNC_DRIVERS.get(backend.name, '...')}"
+        )
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ConfigError(
+            f"the URL given for {backend.name} names the driver {driver!r}, which is not "
+            f"installed ({exc}): pip install {exc.name or driver}, or name another driver"
+        ) from None
 
 
 class ExternalLauncher:

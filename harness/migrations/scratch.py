@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from harness.errors import mask
 from harness.migrations.tree import MigrationCheckFailed
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class ScratchDatabase:
 
     def masked(self, message: str) -> str:
         password = self.server_url.password if self.server_url is not None else None
-        return message.replace(str(password), "***") if password else message
+        return mask(message, password)
 
 
 async def _admin(url: URL, action: Callable[[AsyncConnection], Coroutine[Any, Any, None]]) -> None:

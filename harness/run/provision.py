@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from harness.backends.base import Backend
-from harness.errors import ServerError, driver_message
+from harness.errors import ServerError, driver_message, mask
 from harness.launchers.base import LaunchContext, Launcher, LauncherUnavailable, Server
 from harness.registry import Registry
 
@@ -45,9 +45,7 @@ class Provisioned:
 def describe_error(exc: BaseException, url: URL) -> str:
     """One line about a driver error, never echoing the password."""
     text = f"{type(getattr(exc, 'orig', None) or exc).__name__}: {driver_message(exc)}"
-    if url.password:
-        text = text.replace(str(url.password), "***")
-    return text
+    return mask(text, url.password)
 
 
 def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
