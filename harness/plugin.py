@@ -275,9 +275,18 @@ def _pin_fixture_loop_scopes(item: pytest.Item) -> None:
                 continue
             if func.__module__ == "harness.fixtures":
                 continue
+            if not _uses_backend(fixturedef, info):
+                continue
             # pytest-asyncio reads this attribute (set by pytest_asyncio.fixture(loop_scope=))
-            if getattr(func, "_loop_scope", None) is None and _uses_backend(fixturedef, info):
+            scope = getattr(func, "_loop_scope", None)
+            if scope is None:
                 func._loop_scope = LOOP_SCOPE
+            elif scope != LOOP_SCOPE:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: the async fixture {name!r} uses harness database "
+                    f"fixtures but asks for loop_scope={scope!r}; the harness's engine lives "
+                    f"on the session loop. Remove loop_scope or set it to {LOOP_SCOPE!r}."
+                )
 
 
 def _uses_backend(fixturedef: FixtureDef[object], info: object) -> bool:

@@ -74,8 +74,9 @@ class HarnessRun:
     def workdir(self) -> Path:
         with self._lock:
             if self._workdir is None:
-                workdir.sweep_stale_runs()
+                # Made (and its root checked to be ours) before the sweep touches anything.
                 self._workdir = workdir.create_run_dir()
+                workdir.sweep_stale_runs()
             return self._workdir
 
     def _context(self, backend: str) -> LaunchContext:

@@ -51,10 +51,33 @@ def sweep_stale_runs(base: Path | None = None) -> list[Path]:
     return removed
 
 
+def check_private(base: Path) -> None:
+    """Refuse a shared root another user made (or opened up): our files would be theirs.
+
+    Raises `ConfigError` with what to do.
+    """
+    from harness.errors import ConfigError
+
+    info = base.lstat()
+    if base.is_symlink() or info.st_uid != os.getuid():
+        raise ConfigError(
+            f"{base} belongs to another user (uid {info.st_uid}) or is a link: the harness "
+            "will not keep your databases there. Remove it, or point TMPDIR elsewhere"
+        )
+    # Others may traverse it (0711: a server run as an unprivileged account must reach its
+    # own directory inside), never list or write it.
+    if info.st_mode & 0o066:
+        raise ConfigError(
+            f"{base} can be read or written by other users (mode {info.st_mode & 0o777:o}): "
+            f"the harness will not keep your databases there. chmod 700 {base}, or remove it"
+        )
+
+
 def create_run_dir(base: Path | None = None) -> Path:
     """Make this process's private directory (mode 0700) and record its owner."""
     base = base or root()
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_private(base)
     run = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=base))
     # Written whole then renamed, so a sweeper never reads half a PID.
     partial = run / "owner.pid.tmp"

@@ -72,3 +72,58 @@ def test_a_password_of_a_few_letters_is_masked_without_garbling_the_message() ->
         "OperationalError: password *** rejected"
     )
     assert mask("login as u with s3cr3t-long failed", "s3cr3t-long") == "login as u with *** failed"
+
+
+@pytest.mark.parametrize("problem", ["owner", "mode"])
+def test_a_temp_root_another_user_could_read_is_refused(
+    project: pytest.Pytester,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    problem: str,
+) -> None:
+    import os
+
+    tmp = tmp_path_factory.mktemp("tmpdir")
+    shared = tmp / f"pytest-harness-{os.getuid()}"
+    shared.mkdir(mode=0o700)
+    if problem == "owner":
+        if os.getuid() != 0:
+            pytest.skip("needs root to give the directory to another user")
+        os.chown(shared, 65534, 65534)
+    else:
+        shared.chmod(0o755)
+    project.makepyfile(TEST)
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    result = project.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    said = (
+        "belongs to another user (uid 65534)"
+        if problem == "owner"
+        else "can be read or written by other"
+    )
+    result.stderr.fnmatch_lines([f"ERROR: harness: {shared} {said}*"])
+    assert list(shared.iterdir()) == []  # nothing was put there
+
+
+def test_an_async_fixture_on_another_loop_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture(loop_scope="function")
+        async def seeded(db_session):
+            return db_session
+
+        async def test_one(seeded):
+            pass
+        """
+    )
+    result = project.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: test_an_async_fixture_on_another_loop_is_a_usage_error.py::"
+            "test_one[[]sqlite[]]: the async fixture 'seeded' uses harness database fixtures "
+            "but asks for loop_scope='function'*"
+        ]
+    )
