@@ -175,7 +175,9 @@ async def db_session(
         if backend not in run.failures:
             raise
     if backend in run.failures:  # the server died under the test: already said, once
-        _forget_dead_connects()
+        from harness.run.faults import forget_dead_connects
+
+        forget_dead_connects()
         return
     if what_ended is not None:
         name = request.node.nodeid
@@ -214,25 +216,6 @@ async def _committed_session(
         await committed.reset(
             db_engine, touched, baseline, lambda: guard.rebuild(db_engine, run.remigrate[backend])
         )
-
-
-def _forget_dead_connects() -> None:
-    """Collect the driver's abandoned connection attempts to a dead server now, unheard:
-    the test already reports the death, and each would add an unraisable-exception error."""
-    import gc
-    import sys
-
-    hook = sys.unraisablehook
-
-    def quiet(unraisable: Any) -> None:
-        if getattr(unraisable.object, "__name__", None) != "connect":
-            hook(unraisable)
-
-    sys.unraisablehook = quiet
-    try:
-        gc.collect()
-    finally:
-        sys.unraisablehook = hook
 
 
 def _backend_name(request: pytest.FixtureRequest) -> str:
@@ -283,6 +266,7 @@ def app(
         overridden,
         rebound_sessionmaker,
         resolve_dependencies,
+        unused_dependencies,
     )
 
     run = _run(request)
@@ -307,6 +291,14 @@ def app(
         dependencies = (
             resolve_dependencies(cfg.session_dependencies) if cfg.wiring == "override" else []
         )
+        if dependencies and not run.redirections.checked_dependencies:
+            run.redirections.checked_dependencies = True
+            unused = unused_dependencies(application, dependencies)
+            run.redirections.unused_dependencies = [
+                spec
+                for spec, dep in zip(cfg.session_dependencies, dependencies, strict=True)
+                if dep in unused
+            ]
         maker = (
             load_object(cfg.sessionmaker, key="harness_sessionmaker") if cfg.sessionmaker else None
         )

@@ -35,6 +35,23 @@ def resolve_app(spec: str) -> Any:
     raise ConfigError(f"harness_app = {spec!r} is {obj!r}, not a FastAPI app or a factory")
 
 
+def unused_dependencies(app: Any, dependencies: Sequence[Callable[..., Any]]) -> list[Any]:
+    """The *dependencies* no route of *app* (nor the app itself) depends on, however deeply.
+
+    An override of one of them changes nothing: the routes get their sessions another way.
+    """
+    wanted = set(dependencies)
+    seen: set[Any] = set()
+    todo: list[Any] = [getattr(route, "dependant", None) for route in getattr(app, "routes", ())]
+    while todo and wanted - seen:
+        dependant = todo.pop()
+        if dependant is None:
+            continue
+        seen.add(getattr(dependant, "call", None))
+        todo.extend(getattr(dependant, "dependencies", ()))
+    return [dep for dep in dependencies if dep not in seen]
+
+
 def resolve_dependencies(specs: Sequence[str]) -> list[Callable[..., Any]]:
     deps: list[Callable[..., Any]] = []
     for spec in specs:

@@ -37,6 +37,9 @@ class Redirections:
         #: (a global object's session): each test re-points them at its own connection
         self.long_lived: weakref.WeakSet[AsyncSession] = weakref.WeakSet()
         self.long_lived_at: collections.Counter[str] = collections.Counter()
+        #: harness_session_dependency values none of the app's routes depend on
+        self.checked_dependencies = False
+        self.unused_dependencies: list[str] = []
 
     def lines(self) -> list[str]:
         made = [
@@ -53,7 +56,13 @@ class Redirections:
             f"{count} made at {where}"
             for where, count in self.long_lived_at.most_common()
         ]
-        return made + kept
+        unused = [
+            f"harness: harness_session_dependency {spec!r} is a dependency of none of the "
+            "app's routes: overriding it changes nothing, and the routes reach the database "
+            "another way. Name the dependency they use (or drop harness_wiring = override)"
+            for spec in self.unused_dependencies
+        ]
+        return made + kept + unused
 
     def adopt(self, connection: AsyncConnection) -> None:
         """Point every long-lived session at *connection*, joined with a savepoint."""

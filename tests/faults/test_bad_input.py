@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.wiring.conftest import Shape
+from tests.wiring.test_shapes import SESSION_DEPENDENCY
+
 TEST = """
 async def test_one(db_session):
     pass
@@ -127,3 +130,25 @@ def test_an_async_fixture_on_another_loop_is_a_usage_error(project: pytest.Pytes
             "but asks for loop_scope='function'*"
         ]
     )
+
+
+def test_a_session_dependency_no_route_uses_is_said_once(shape: Shape) -> None:
+    shape.write(
+        (SESSION_DEPENDENCY, "async def not_used_by_any_route():\n    yield None\n"),
+        """
+async def test_one(client):
+    assert (await client.post("/plain/a")).status_code == 201
+
+async def test_two(client):
+    assert (await client.post("/plain/b")).status_code == 201
+""",
+        ini_lines="harness_wiring = override\n"
+        "harness_session_dependency = shapeapp:not_used_by_any_route\n",
+    )
+    result = shape.run()
+    said = (
+        "harness: harness_session_dependency 'shapeapp:not_used_by_any_route' is a dependency "
+        "of none of the app's routes*"
+    )
+    result.stdout.fnmatch_lines([said])
+    assert len([line for line in result.outlines if "is a dependency of none" in line]) == 1
