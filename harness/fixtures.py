@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from harness.errors import HarnessError
-from harness.importing import import_module_of, load_object
+from harness.importing import load_object
 from harness.isolation.marker import isolation_of
 from harness.plugin import LOOP_SCOPE, RUN_KEY
 from harness.queries.plugin import BACKEND_KEY, RECORDER_KEY, wants_recording
@@ -68,7 +68,8 @@ async def db_engine(
 
     from harness.isolation import guard
     from harness.isolation.timeouts import connect_args
-    from harness.migrations.runner import MigrationError, as_metadata, migrate
+    from harness.migrations.runner import MigrationError, migrate
+    from harness.run.template import schema_source
 
     run = _run(request)
     provisioned = run.get(db_backend.name)
@@ -81,26 +82,17 @@ async def db_engine(
     )
     provisioned.backend.prepare_engine(engine)
     guard.watch(engine, getattr(provisioned.backend, "implicit_commit", None))
-    cfg = run.config
     run.export_url(db_backend.name)
     try:
-        if cfg.app:
-            # The models are often imported only by the app: harness_metadata is complete
-            # once the app's module has been imported.
-            import_module_of(cfg.app, key="harness_app")
-        alembic_ini = (run.rootdir / cfg.alembic_ini) if cfg.alembic_ini else None
-        metadata = (
-            as_metadata(load_object(cfg.metadata, key="harness_metadata"), key="harness_metadata")
-            if cfg.metadata and alembic_ini is None
-            else None
-        )
+        alembic_ini, metadata = schema_source(run)
 
         async def again() -> str:
             return await migrate(
                 engine, backend=db_backend.name, alembic_ini=alembic_ini, metadata=metadata
             )
 
-        await again()
+        if not provisioned.migrated:  # an xdist worker's clone of the template already is
+            await again()
         run.remigrate[db_backend.name] = again
     except MigrationError as exc:
         # This backend's tests cannot run; the others go on. pytest keeps this session

@@ -83,7 +83,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
-    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+    # xdist runs no workers for --collect-only
+    return (
+        bool(getattr(config.option, "numprocesses", None))
+        and not hasattr(config, "workerinput")
+        and not config.getoption("collectonly")
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -131,6 +136,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
     run = HarnessRun(harness_config, registry, progress=progress, rootdir=config.rootpath)
     config.stash[RUN_KEY] = run
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        from harness.run.xdist import attach_worker
+
+        attach_worker(run, workerinput)
+    elif _is_xdist_controller(config):
+        from harness.run.xdist import start_controller
+
+        start_controller(config, run)
     try:
         run.export_placeholder_url()
     except HarnessError as exc:
@@ -204,7 +218,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if cfg.url_env:
         lines.append(f"harness: sets {', '.join(cfg.url_env)} to each backend's test database URL")
     if _is_xdist_controller(config):
-        lines.append("harness: each xdist worker starts its own servers")
+        lines.append(
+            "harness: xdist: the controller starts each server and migrates one template; "
+            "each worker clones its own database from it"
+        )
     return lines
 
 
@@ -326,6 +343,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     try:
         run.ensure(_needed_backends(session.items))
     except HarnessError as exc:
+        if run.provider is not None:
+            return  # an xdist worker: that backend's tests fail with it, the others run
         raise pytest.UsageError(f"harness: {exc}") from None
 
 
@@ -333,6 +352,7 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     run = config.stash[RUN_KEY]
     return [
         f"harness: {name}: {p.version} via {p.launcher} ({p.description}) {p.masked_url}"
+        + (f"; {p.obtained} in {p.ready_seconds:.2f}s" if p.obtained else "")
         for name, p in sorted(
             run.provisioned.items(), key=lambda item: run.config.backends.index(item[0])
         )

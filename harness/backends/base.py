@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
+class CloneUnsupported(Exception):
+    """A template cannot be copied faithfully; the new database is migrated instead."""
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A database product as the harness sees it.
@@ -48,3 +52,12 @@ class Backend(Protocol):
 
     def prepare_engine(self, engine: AsyncEngine) -> None:
         """Fix up a new engine so that transactions and savepoints behave (e.g. SQLite)."""
+
+    # Optional, found with getattr (xdist workers clone the controller's migrated template;
+    # without them each worker migrates its own database):
+    #
+    # async def clone_database(self, admin: AsyncConnection, template: str, name: str) -> None
+    #     server backends: create *name* as a copy of *template* (may raise CloneUnsupported
+    #     once *name* exists, empty)
+    # def clone_embedded(self, template: URL, directory: Path) -> URL
+    #     embedded backends: copy the *template* database into *directory*, return its URL

@@ -57,6 +57,17 @@ class MySQLBackend:
 
         await admin.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)}"))
 
+    async def clone_database(self, admin: AsyncConnection, template: str, name: str) -> None:
+        """Create *name* as a copy of the migrated *template*: tables, keys and rows.
+
+        Raises `CloneUnsupported` (after creating *name* empty) when the template holds
+        objects the copy would lose; the caller then migrates *name* itself.
+        """
+        from harness.backends._mysql_clone import copy_database
+
+        await self.create_database(admin, name)
+        await copy_database(admin, template, name)
+
     async def server_version(self, conn: AsyncConnection) -> str:
         from sqlalchemy import text
 

@@ -47,6 +47,12 @@ class PostgreSQLBackend:
 
         await admin.execute(text(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)"))
 
+    async def clone_database(self, admin: AsyncConnection, template: str, name: str) -> None:
+        """Create *name* as a copy of the migrated *template* (no one may be connected to it)."""
+        from sqlalchemy import text
+
+        await admin.execute(text(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(template)}"))
+
     async def server_version(self, conn: AsyncConnection) -> str:
         from sqlalchemy import text
 

@@ -40,6 +40,19 @@ class SQLiteBackend:
     async def drop_database(self, admin: AsyncConnection, name: str) -> None:
         """Nothing to do: the file goes with the session's temp dir."""
 
+    def clone_embedded(self, template: URL, directory: Path) -> URL:
+        """Copy the migrated *template* file into *directory*; return the copy's URL.
+
+        The template's engines are disposed by then, so the file alone is the database.
+        """
+        import shutil
+
+        target = self.embedded_url(directory)
+        assert template.database
+        assert target.database
+        shutil.copyfile(template.database, target.database)
+        return target
+
     async def server_version(self, conn: AsyncConnection) -> str:
         return f"SQLite {sqlite3.sqlite_version}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import socket
 import sys
+import warnings
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,19 @@ def forget_dead_connects() -> None:
 
     sys.unraisablehook = quiet
     try:
-        gc.collect()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "coroutine 'connect' was never awaited")
+            gc.collect()
     finally:
         sys.unraisablehook = hook
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    # Innermost, so that this runs before pytest collects the unraisable exceptions.
+    try:
+        return (yield)
+    finally:
+        backend = _backend_of(item)
+        if backend is not None and backend in item.config.stash[RUN_KEY].failures:
+            forget_dead_connects()

@@ -36,6 +36,10 @@ class Provisioned:
     #: the database created on the server (None for embedded backends)
     database: str | None = None
     ready_seconds: float = 0.0
+    #: True when the database came migrated (an xdist worker's clone of the template)
+    migrated: bool = False
+    #: how the database was obtained, for the report ("" when this process started it)
+    obtained: str = ""
 
     @property
     def masked_url(self) -> str:

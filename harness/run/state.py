@@ -69,6 +69,11 @@ class HarnessRun:
         self.baselines: dict[str, Any] = {}
         #: environment variables this run set (``harness_url_env``), with their old values
         self._saved_env: dict[str, str | None] = {}
+        #: on an xdist worker: obtains a backend's database from the controller's server
+        #: instead of starting one (see `harness.run.xdist`)
+        self.provider: Callable[[str], Provisioned] | None = None
+        #: called by `close` before the databases are released; each returns its problems
+        self.before_release: list[Callable[[], list[str]]] = []
 
     @property
     def workdir(self) -> Path:
@@ -78,6 +83,11 @@ class HarnessRun:
                 self._workdir = workdir.create_run_dir()
                 workdir.sweep_stale_runs()
             return self._workdir
+
+    def use_workdir(self, path: Path) -> None:
+        """Keep this run's files in *path* (an xdist worker's, inside the controller's)."""
+        with self._lock:
+            self._workdir = path
 
     def _context(self, backend: str) -> LaunchContext:
         return LaunchContext(
@@ -91,6 +101,11 @@ class HarnessRun:
         from harness.run.provision import provision
 
         backend = self.registry.backend(name)
+        if self.provider is not None:
+            result = self.provider(name)
+            with self._lock:
+                self.provisioned[name] = result
+            return result
         result = provision(self.registry, backend, self.config.launcher, self._context(name))
         with self._lock:
             self.provisioned[name] = result
@@ -194,6 +209,9 @@ class HarnessRun:
                 os.environ[env_name] = old
         self._saved_env.clear()
         problems: list[str] = []
+        for step in self.before_release:
+            problems.extend(step())
+        self.before_release.clear()
         if self.provisioned:
             from harness.run.provision import release
 

@@ -1,0 +1,153 @@
+"""Benchmark: a DB-bound suite under pytest-xdist, per backend, with -n 0, -n 1 and -n 2.
+
+Generates a project of N tests (default 2,000), each adding a row through ``db_session``,
+flushing and counting, and runs it whole in a fresh pytest per (backend, -n). Prints the wall
+time of each run, the servers it started (the distinct servers its tests saw, from every
+worker) and the speed-up of -n 2 over -n 0. The target on a 2-core machine: -n 2 at least
+1.5 x faster than -n 0. Timings are never asserted anywhere.
+
+Usage: python benchmarks/xdist.py [--backends all] [--launcher local] [--tests 2000]
+       [--workers 0,1,2] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+APP = """
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+metadata = MetaData()
+rows = Table(
+    "bench_rows", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50), unique=True, nullable=False),
+)
+"""
+
+INI = """
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+harness_metadata = benchapp:metadata
+"""
+
+#: records, once per process and backend, which server the tests ran on
+CONFTEST = """
+import json, os
+
+import pytest
+
+_seen = set()
+
+
+@pytest.fixture(autouse=True)
+def _which_server(request, db_backend, db_engine):
+    key = db_backend.name
+    if key not in _seen:
+        _seen.add(key)
+        url = db_engine.url
+        with open(os.environ["BENCH_SERVERS"], "a") as f:
+            f.write(json.dumps([key, f"{url.host}:{url.port}"]) + "\\n")
+"""
+
+TESTS = """
+import pytest
+from sqlalchemy import func, insert, select
+
+from benchapp import rows
+
+
+@pytest.mark.parametrize("i", range({count}))
+async def test_row(db_session, i):
+    await db_session.execute(insert(rows).values(name=f"row-{{i}}"))
+    await db_session.flush()
+    total = await db_session.execute(select(func.count()).select_from(rows))
+    assert total.scalar_one() == 1
+"""
+
+
+def make_project(directory: Path, tests: int, files: int = 20) -> None:
+    (directory / "benchapp.py").write_text(textwrap.dedent(APP))
+    (directory / "pytest.ini").write_text(textwrap.dedent(INI))
+    (directory / "conftest.py").write_text(textwrap.dedent(CONFTEST))
+    per_file, extra = divmod(tests, files)
+    for index in range(files):
+        count = per_file + (1 if index < extra else 0)
+        if count:
+            (directory / f"test_bench_{index:02d}.py").write_text(
+                textwrap.dedent(TESTS.format(count=count))
+            )
+
+
+def run_once(
+    directory: Path, backend: str, workers: int, launcher: str
+) -> tuple[float, int, int, str]:
+    """Run the suite once; return (wall seconds, passed, servers seen, last output line)."""
+    servers_file = directory / "servers.jsonl"
+    servers_file.write_text("")
+    env = dict(os.environ, BENCH_SERVERS=str(servers_file))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(directory), env.get("PYTHONPATH")) if p)
+    for name in list(env):
+        if name.startswith("HARNESS_"):
+            del env[name]
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers)]
+    argv += [f"--harness-backends={backend}", f"--harness-launcher={launcher}"]
+    started = time.perf_counter()
+    result = subprocess.run(argv, cwd=directory, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    last = (result.stdout.strip().splitlines() or [""])[-1]
+    passed = int(last.split(" passed")[0].split()[-1]) if " passed" in last else 0
+    seen = {tuple(json.loads(line)) for line in servers_file.read_text().splitlines()}
+    return wall, passed, len({server for _, server in seen}), last
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="all")
+    parser.add_argument("--launcher", default="local")
+    parser.add_argument("--tests", type=int, default=2000)
+    parser.add_argument("--workers", default="0,1,2")
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    backends = (
+        ["sqlite", "postgresql", "mysql"] if args.backends == "all" else args.backends.split(",")
+    )
+    counts = [int(n) for n in args.workers.split(",")]
+    print(f"{args.tests} DB-bound tests per run, launcher {args.launcher}, {os.cpu_count()} cores")
+    print(f"{'backend':<11} {'-n':>3} {'wall s':>8} {'passed':>7} {'servers':>8}")
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="harness-bench-xdist-") as tmp:
+        directory = Path(tmp)
+        make_project(directory, args.tests)
+        for backend in backends:
+            walls: dict[int, float] = {}
+            for workers in counts:
+                results = [
+                    run_once(directory, backend, workers, args.launcher) for _ in range(args.repeat)
+                ]
+                wall = statistics.median(r[0] for r in results)
+                _, passed, servers, last = results[-1]
+                walls[workers] = wall
+                print(f"{backend:<11} {workers:>3} {wall:>8.2f} {passed:>7} {servers:>8}")
+                if passed != args.tests:
+                    failed = True
+                    print(f"    unexpected result: {last}")
+            if 0 in walls and 2 in walls:
+                print(f"{backend:<11} speed-up of -n 2 over -n 0: {walls[0] / walls[2]:.2f}x")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
