@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from harness.backends.base import Backend, CloneUnsupported
 from harness.errors import ServerError
+from harness.launchers.base import Server
 from harness.run.provision import Provisioned, _run, _with_admin, describe_error
 
 
@@ -72,8 +73,8 @@ def clone_for_worker(
     """Worker *worker_id*'s own database, on the controller's server, as migrated as the template.
 
     A backend without a way to clone (or a template it cannot copy faithfully) gets an empty
-    database that the worker's ``db_engine`` migrates. Nothing here stops the server or drops
-    the database: the controller does both at the end, even if this worker dies.
+    database that the worker's ``db_engine`` migrates. The worker neither stops the server nor
+    drops the database: the controller does both at the end, even if this worker dies.
     """
     started = time.perf_counter()
     if not backend.needs_server:
@@ -112,6 +113,15 @@ def clone_for_worker(
         version=shared.version,
         launcher=shared.launcher,
         description=shared.description,
+        # The controller's server, for what needs one more database (the migration checks'
+        # scratch ones); not owned here: the worker never stops it, and with no database
+        # recorded, `release` drops nothing either.
+        server=Server(
+            url=server_url,
+            launcher=shared.launcher,
+            description=shared.description,
+            owned=False,
+        ),
         ready_seconds=time.perf_counter() - started,
         migrated=migrated,
         obtained=obtained,
