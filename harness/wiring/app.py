@@ -22,10 +22,11 @@ def resolve_app(spec: str) -> Any:
     if callable(obj) and not inspect.iscoroutinefunction(obj):
         try:
             app = obj()
-        except TypeError as exc:
+        except Exception as exc:  # a class that needs arguments, a settings model, ...
+            first = (str(exc).strip().splitlines() or [""])[0]
             raise ConfigError(
                 f"harness_app = {spec!r} is neither a FastAPI app nor a factory callable "
-                f"with no arguments ({exc})"
+                f"with no arguments (calling it raised {type(exc).__name__}: {first})"
             ) from None
         if hasattr(app, "dependency_overrides"):
             return app

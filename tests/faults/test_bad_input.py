@@ -152,3 +152,29 @@ async def test_two(client):
     )
     result.stdout.fnmatch_lines([said])
     assert len([line for line in result.outlines if "is a dependency of none" in line]) == 1
+
+
+def test_an_app_setting_naming_a_model_class_is_one_line(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        settings="""
+        from pydantic import BaseModel
+
+        class Settings(BaseModel):
+            database_url: str
+        """
+    )
+    project.makepyfile(
+        """
+        async def test_one(client):
+            pass
+        """
+    )
+    result = project.runpytest("-o", "harness_app=settings:Settings")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "harness: harness_app = 'settings:Settings' is neither a FastAPI app nor a factory "
+            "callable with no arguments (calling it raised ValidationError: 1 validation error*"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
