@@ -21,10 +21,17 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError, ServerError
 from harness.run.state import HarnessRun
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+    from harness.backends.base import Backend
+    from harness.run.clone import Shared
+    from harness.run.provision import Provisioned
 
 #: the ``workerinput`` key holding what the controller hands each worker
 WORKERINPUT_KEY = "harness"
@@ -89,7 +96,7 @@ class Controller:
                 f.write(_mask(json.dumps(self._shared).encode(), self._key))
             partial.rename(self._directory / SHARED_FILE)  # whole, or not at all
 
-    def _share(self, name: str) -> Any:
+    def _share(self, name: str) -> Shared:
         from harness.run.clone import Shared
         from harness.run.template import migrate_template
 
@@ -141,7 +148,10 @@ class Controller:
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """Say how the worker got its databases: its lines, written when it cloned them."""
-        self.wait()  # the workers clone after the controller is done: this does not block
+        # A worker clones only once the controller is done; one that needed no database may
+        # finish collecting before: the controller's lines then wait for the next worker.
+        if not self._thread.is_alive():
+            self.wait()
         worker_id = str(node.workerinput["workerid"])
         try:
             text = (self._directory / worker_id / REPORT_FILE).read_text()
@@ -153,18 +163,17 @@ class Controller:
     def _drop_worker_databases(self) -> list[str]:
         """Drop each worker's database on servers the harness does not own (`external`)."""
         from harness.run.clone import worker_database
-        from harness.run.provision import Provisioned, _run, _with_admin, describe_error
+        from harness.run.provision import _run, _with_admin, describe_error
 
         self.wait()
         problems = []
 
-        def drop_all(provisioned: Provisioned, names: list[str]) -> None:
+        def drop_all(backend: Backend, url: URL, names: list[str]) -> None:
             async def drop(conn: Any) -> None:
                 for name in names:
-                    await provisioned.backend.drop_database(conn, name)
+                    await backend.drop_database(conn, name)
 
-            assert provisioned.server is not None
-            _run(lambda: _with_admin(provisioned.server.url, drop))  # type: ignore[union-attr]
+            _run(lambda: _with_admin(url, drop))
 
         for provisioned in self.run.provisioned.values():
             server = provisioned.server
@@ -172,7 +181,7 @@ class Controller:
                 continue  # stopping a server the harness owns removes every database on it
             names = [worker_database(provisioned.database, w) for w in self.workers]
             try:
-                drop_all(provisioned, names)
+                drop_all(provisioned.backend, server.url, names)
             except Exception as exc:
                 problems.append(
                     f"{provisioned.backend.name}: could not drop the workers' databases: "
@@ -196,7 +205,7 @@ class Handoff:
         self._shared: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def shared(self, name: str) -> Any:
+    def shared(self, name: str) -> Shared:
         """Backend *name*'s `Shared`, waiting for the controller if it is not done yet."""
         from harness.run.clone import Shared
 
@@ -238,7 +247,7 @@ def attach_worker(run: HarnessRun, workerinput: dict[str, Any]) -> bool:
     handoff = Handoff(controller, bytes.fromhex(data["key"]), int(data["controller"]))
     report = directory / REPORT_FILE
 
-    def provide(name: str) -> Any:
+    def provide(name: str) -> Provisioned:
         share = handoff.shared(name)
         if share.error is not None:
             raise HarnessError(share.error)
