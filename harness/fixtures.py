@@ -122,6 +122,7 @@ async def db_session(
     transaction (see `harness.wiring.redirect`).
     """
     from harness.isolation import guard
+    from harness.isolation.elsewhere import refused_elsewhere
     from harness.isolation.transactions import rolled_back_session
     from harness.queries.recorder import QueryRecorder, listen_on
     from harness.wiring.redirect import redirected
@@ -151,6 +152,7 @@ async def db_session(
         async with db_engine.connect() as conn:
             guard.arm(conn)
             async with rolled_back_session(conn) as session, contextlib.AsyncExitStack() as stack:
+                watch = stack.enter_context(refused_elsewhere(request.node.nodeid, db_engine.url))
                 stack.enter_context(redirected(conn, redirections))
                 stack.enter_context(testclient_on(asyncio.get_running_loop()))
                 if records:
@@ -171,6 +173,8 @@ async def db_session(
 
         forget_dead_connects()
         return
+    if watch.refused and not watch.said:
+        raise _fail(HarnessError(watch.refused[0]))
     if what_ended is not None:
         name = request.node.nodeid
         await guard.rebuild(db_engine, run.remigrate[backend])

@@ -79,9 +79,13 @@ def pytest_runtest_makereport(
         return report
     run = item.config.stash[RUN_KEY]
     exc = call.excinfo.value
+    from harness.isolation.elsewhere import ConnectionElsewhere, mark_said
     from harness.isolation.timeouts import is_lock_timeout, lock_message
 
-    if is_lock_timeout(exc):
+    if isinstance(exc, ConnectionElsewhere):
+        report.longrepr = f"harness: {exc}"
+        mark_said()
+    elif is_lock_timeout(exc):
         report.longrepr = lock_message(
             item.nodeid, backend, run.config.lock_timeout, isolation_of(item)
         )
