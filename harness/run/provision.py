@@ -167,8 +167,14 @@ def provision(
     launcher, server = start_server(registry, backend, launcher_name, ctx)
     database = f"harness_{ctx.run_id}"
 
+    swept: list[str] = []
+
     async def create(conn: AsyncConnection) -> str:
         version = await backend.server_version(conn)
+        if not server.owned:  # a shared server: what killed runs left there goes first
+            from harness.run.stale import sweep
+
+            swept.extend(await sweep(conn, backend, keep=database))
         await backend.drop_database(conn, database)  # only ever our own name
         await backend.create_database(conn, database)
         return version
@@ -186,6 +192,11 @@ def provision(
     except BaseException:
         server.stop()
         raise
+    if swept:
+        ctx.progress(
+            f"harness: {backend.name}: removed {len(swept)} database(s) that dead runs left "
+            f"on {server.url.render_as_string(hide_password=True)}: {', '.join(swept)}"
+        )
     return Provisioned(
         backend=backend,
         url=backend.database_url(server.url, database),

@@ -91,6 +91,22 @@ def remove_run_dir(run: Path) -> None:
     shutil.rmtree(run, ignore_errors=True)
 
 
+def host_tag() -> str:
+    """Six hex digits naming this machine (and boot): whose PIDs a run's names carry."""
+    import hashlib
+    import socket
+
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = ""
+    return hashlib.sha256(f"{socket.gethostname()}/{boot}".encode()).hexdigest()[:6]
+
+
 def new_run_id() -> str:
-    """A short id unique to this process, safe in database names and container labels."""
-    return f"{os.getpid()}_{secrets.token_hex(3)}"
+    """An id unique to this process, safe in database names and container labels.
+
+    ``<host>_<pid>_<start time><random>``: a later run can tell, from the name alone, a
+    database of a dead run on this machine, or one old enough to be abandoned anywhere.
+    """
+    return f"{host_tag()}_{os.getpid()}_{int(time.time()):08x}{secrets.token_hex(2)}"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from harness.migrations.checks import DATABASE_CHECKS
+from harness.run.workdir import host_tag
 from tests.migrations.conftest import AlembicProject
 
 USER_TEST = """
@@ -193,7 +194,7 @@ def test_checks_run_in_scratch_databases_of_their_own(project: AlembicProject, b
         query = _databases(server.url, LIST_DATABASES[backend])
         names = pool.submit(asyncio.run, query).result()
     # The inner run lived in this process: its databases are named after our pid. All dropped.
-    prefix = f"harness_{os.getpid()}_"
+    prefix = f"harness_{host_tag()}_{os.getpid()}_"
     leftovers = [
         name
         for name in names
