@@ -178,3 +178,22 @@ def test_an_app_setting_naming_a_model_class_is_one_line(project: pytest.Pyteste
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_url_naming_a_driver_that_is_not_installed_is_one_line(project: pytest.Pytester) -> None:
+    # asyncmy made unimportable for this run, as on a machine without it.
+    project.mkpydir("asyncmy").joinpath("__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'asyncmy'\", name='asyncmy')\n"
+    )
+    project.makepyfile(TEST)
+    result = project.runpytest_subprocess(
+        "--harness-backends=mysql", "--harness-url", "mysql=mysql+asyncmy://u:secret@127.0.0.1/"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: harness: the URL given for mysql names the driver 'asyncmy', which is not "
+            "installed (No module named 'asyncmy'): pip install asyncmy, or name another driver"
+        ]
+    )
+    assert "secret" not in result.stdout.str() + result.stderr.str()
