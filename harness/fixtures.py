@@ -15,7 +15,7 @@ import pytest_asyncio
 
 from harness.errors import HarnessError
 from harness.importing import load_object
-from harness.isolation.marker import isolation_of
+from harness.isolation.marker import ISOLATION_KEY
 from harness.plugin import LOOP_SCOPE, RUN_KEY
 from harness.queries.plugin import BACKEND_KEY, RECORDER_KEY, wants_recording
 from harness.run.state import BackendInfo, HarnessRun
@@ -144,7 +144,7 @@ async def db_session(
     )
     if records:
         listen_on(db_engine)  # before the connection exists: it reads the engine's listeners
-    if isolation_of(request.node) == "commit":
+    if request.node.stash.get(ISOLATION_KEY, None) == "commit":
         async for session in _committed_session(request, db_engine, records):
             yield session
         return
@@ -158,7 +158,7 @@ async def db_session(
                 if records:
                     recorder = stack.enter_context(QueryRecorder().recording(conn))
                     request.node.stash[RECORDER_KEY] = recorder
-                    request.node.stash[BACKEND_KEY] = _backend_name(request)
+                    request.node.stash[BACKEND_KEY] = backend
                 try:
                     yield session
                 finally:
@@ -215,6 +215,9 @@ async def _committed_session(
 
 
 def _backend_name(request: pytest.FixtureRequest) -> str:
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and "db_backend" in callspec.params:  # the usual case: no lookup
+        return str(callspec.params["db_backend"])
     backend = request.getfixturevalue("db_backend")
     return str(getattr(backend, "name", backend))
 

@@ -314,7 +314,8 @@ def _uses_backend(fixturedef: FixtureDef[object], info: object) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if BACKEND_FIXTURE in getattr(item, "fixturenames", ()):
-            isolation_marker.isolation_of(item)  # a bad mode: one line, before any test
+            # A bad mode is one line, before any test; db_session reads the stash.
+            item.stash[isolation_marker.ISOLATION_KEY] = isolation_marker.isolation_of(item)
             _pin_loop_scope(item)
             _pin_fixture_loop_scopes(item)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 MARKER = "harness_isolation"
+#: the mode of each database test, read from its marker once, at collection
+ISOLATION_KEY = pytest.StashKey[str]()
 #: "savepoint": the default, an outer transaction rolled back after the test; "commit": real
 #: commits, and what the test changed is put back afterwards
 MODES = ("savepoint", "commit")
