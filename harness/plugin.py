@@ -76,6 +76,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "harness_migration_checks", "add the migration check items (true/false)", default=None
     )
+    group.addoption(
+        "--harness-reuse",
+        dest="harness_reuse",
+        action="store_true",
+        default=None,
+        help="keep each server and its migrated template for the next run with this flag, "
+        "and reuse what an earlier run kept (env HARNESS_REUSE=1, ini harness_reuse = true)",
+    )
+    group.addoption(
+        "--harness-reuse-drop",
+        dest="harness_reuse_drop",
+        action="store_true",
+        default=None,
+        help="remove the servers and templates earlier runs kept for this project, and say "
+        "what was removed (env HARNESS_REUSE=drop, ini harness_reuse = drop)",
+    )
+    parser.addini(
+        "harness_reuse",
+        "keep servers and templates for the next run (true/false/drop)",
+        default=None,
+    )
     parser.addini("harness_backends", "comma list of backends (default sqlite)", default=None)
     parser.addini("harness_launcher", f"one of {', '.join(LAUNCHERS)}", default=None)
     for key, help_text in INI_ONLY.items():

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import harness
 from harness.backends.base import Backend
 from harness.errors import ServerError
+from harness.launchers._local_keep import keep
 from harness.launchers._local_process import (
     Account,
     ProcessRef,
@@ -47,6 +48,8 @@ TOOL_TIMEOUT = 120.0
 PORT_ATTEMPTS = 3
 #: how many lines of the server log an error quotes
 LOG_TAIL_LINES = 15
+#: the processes of servers kept for later runs (`LocalServerProcess.keep`)
+_KEPT_PROCESSES: list[subprocess.Popen[bytes]] = []
 
 
 def find_executable(names: Sequence[str], directories: Iterable[Path]) -> Path | None:
@@ -120,6 +123,7 @@ class LocalServerProcess:
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._kept = False
         owner = ProcessRef.of(os.getpid())
         assert owner is not None  # we are running
         self.state = State(backend=backend, owner=owner, stop_signal=stop_signal)
@@ -237,7 +241,7 @@ class LocalServerProcess:
     def stop(self) -> None:
         """Stop the server, remove the directory, end the watchdog; safe to call again."""
         with self._lock:
-            if self._stopped:
+            if self._stopped or self._kept:
                 return
             self._stopped = True
         self.stop_server()
@@ -246,6 +250,20 @@ class LocalServerProcess:
             # It would notice the directory is gone within a poll; no need to wait for that.
             self._watchdog.terminate()
             self._watchdog.wait()
+
+    def keep(self, marker: Path) -> None:
+        """Hand the server to *marker* (`State.keeper`): it and its watchdog outlive us.
+
+        From now on `stop` leaves the server running; the watchdog stops it once this
+        process has exited and *marker* is gone.
+        """
+        with self._lock:
+            self._kept = True
+        self.state.keeper = str(marker)
+        write_state(self.directory, self.state)
+        # Still our children: referenced until we exit, so that no Popen object is collected
+        # (and warns that its process still runs) while pytest turns warnings into errors.
+        _KEPT_PROCESSES.extend(p for p in (self._popen, self._watchdog) if p is not None)
 
     def log_size(self) -> int:
         """The current size of the log, to read only what is written after this point."""
@@ -309,6 +327,22 @@ class LocalLauncher(abc.ABC, Generic[B]):
     def server_info(self, found: B, port: int, password: str) -> tuple[URL, str]:
         """The admin URL and the one-line description of the running server."""
 
+    def server_binary(self, found: B) -> Path | None:
+        """The server's executable, whose change retires a kept server (None: not checked)."""
+        return None
+
+    def kept_problem(self, data: dict[str, str]) -> str | None:
+        """Why the server kept as *data* cannot serve this run, or None (see `_local_keep`)."""
+        from harness.launchers._local_keep import kept_problem
+
+        return kept_problem(data)
+
+    def discard(self, data: dict[str, str]) -> None:
+        """Stop and remove the server kept as *data*."""
+        from harness.launchers._local_keep import discard
+
+        discard(data)
+
     def unavailable_reason(self, backend: Backend, ctx: LaunchContext) -> str | None:
         """Why this launcher cannot serve *backend* here (no driver, no binaries), or None."""
         reason = backend.check_driver()
@@ -349,6 +383,7 @@ class LocalLauncher(abc.ABC, Generic[B]):
             description=description,
             stop=server.stop,
             died=server.died,
+            keep=lambda marker: keep(server, self.server_binary(found), marker),
         )
 
     def _run(self, found: B, server: LocalServerProcess, password: str) -> int:
