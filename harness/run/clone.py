@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -70,7 +71,7 @@ def _embedded(
 
 def copy_template(
     backend: Backend, template: str, name: str
-) -> Callable[[AsyncConnection], Awaitable[bool]]:
+) -> Callable[[AsyncConnection], Coroutine[Any, Any, bool]]:
     """An admin action making database *name* a copy of *template*; True if it is migrated.
 
     A backend without a way to clone (or a template it cannot copy faithfully) gets *name*
