@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from _pytest.fixtures import FixtureDef
 
 RUN_KEY = pytest.StashKey[HarnessRun]()
+#: what ``--harness-reuse-drop`` removed, said in the report header
+DROPPED_KEY = pytest.StashKey[list[str]]()
 #: the fixture every database fixture depends on: using it is what parametrizes a test
 BACKEND_FIXTURE = "db_backend"
 MARKER = "harness_backends"
@@ -158,6 +160,10 @@ def pytest_configure(config: pytest.Config) -> None:
     run = HarnessRun(harness_config, registry, progress=progress, rootdir=config.rootpath)
     config.stash[RUN_KEY] = run
     workerinput = getattr(config, "workerinput", None)
+    if harness_config.reuse_drop and workerinput is None:
+        from harness.run.reuse import drop_kept
+
+        config.stash[DROPPED_KEY] = drop_kept(registry, config.rootpath)
     if workerinput is not None:
         from harness.run.xdist import attach_worker
 
@@ -238,6 +244,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append(f"harness: app {cfg.app or '(harness_app not set)'} ({wiring}); schema {schema}")
     if cfg.url_env:
         lines.append(f"harness: sets {', '.join(cfg.url_env)} to each backend's test database URL")
+    dropped: list[str] = config.stash.get(DROPPED_KEY, [])
+    lines.extend(dropped)
+    if cfg.reuse:
+        lines.append(
+            f"harness: reuse ({origin['reuse']}): servers and migrated templates are kept "
+            "for the next run; --harness-reuse-drop removes them"
+        )
     if _is_xdist_controller(config):
         lines.append(
             "harness: xdist: the controller starts each server and migrates one template; "
