@@ -244,8 +244,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append(f"harness: app {cfg.app or '(harness_app not set)'} ({wiring}); schema {schema}")
     if cfg.url_env:
         lines.append(f"harness: sets {', '.join(cfg.url_env)} to each backend's test database URL")
-    dropped: list[str] = config.stash.get(DROPPED_KEY, [])
-    lines.extend(dropped)
     if cfg.reuse:
         lines.append(
             f"harness: reuse ({origin['reuse']}): servers and migrated templates are kept "
@@ -384,7 +382,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     run = config.stash[RUN_KEY]
-    return [
+    dropped: list[str] = config.stash.get(DROPPED_KEY, [])
+    return dropped + [
         f"harness: {name}: {p.version} via {p.launcher} ({p.description}) {p.masked_url}"
         + (f"; {p.obtained} in {p.ready_seconds:.2f}s" if p.obtained else "")
         for name, p in sorted(

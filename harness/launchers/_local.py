@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import atexit
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -260,9 +262,13 @@ class LocalServerProcess:
         with self._lock:
             self._kept = True
         self.state.keeper = str(marker)
+        if self.state.watchdog is not None:
+            self.state.owner = self.state.watchdog  # see `State.keeper`
         write_state(self.directory, self.state)
-        # Still our children: referenced until we exit, so that no Popen object is collected
-        # (and warns that its process still runs) while pytest turns warnings into errors.
+        # Still our children, meant to outlive us: their Popen objects are referenced until
+        # we exit, then let go without the warning that their process still runs.
+        if not _KEPT_PROCESSES:
+            atexit.register(_let_go_of_kept)
         _KEPT_PROCESSES.extend(p for p in (self._popen, self._watchdog) if p is not None)
 
     def log_size(self) -> int:
@@ -288,6 +294,13 @@ class LocalServerProcess:
         tail = "\n".join(f"    {line}" for line in lines[-LOG_TAIL_LINES:])
         detail = f"\nlast lines of the server log:\n{tail}" if tail else ""
         return ServerError(f"could not start a local {self.backend} server: {message}{detail}")
+
+
+def _let_go_of_kept() -> None:
+    """At exit: drop the kept servers' Popen objects quietly (they run on, on purpose)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        _KEPT_PROCESSES.clear()
 
 
 B = TypeVar("B")

@@ -35,14 +35,16 @@ class State:
     server: ProcessRef | None = None
     watchdog: ProcessRef | None = None
     #: set once the server is kept for later runs (``--harness-reuse``): the path of a
-    #: marker file that holds it instead of the owner; the server lives while either does
+    #: marker file that holds it instead of the owner. The owner recorded is then the
+    #: watchdog, which enforces the marker: a sweep that knows nothing of keepers (an older
+    #: harness) sees a live owner and leaves the server alone.
     keeper: str | None = None
 
     def held(self) -> bool:
-        """True while the server must live: its owner runs, or its keeper's marker exists."""
-        if self.owner.is_running():
-            return True
-        return self.keeper is not None and os.path.lexists(self.keeper)
+        """True while the server must live: its keeper's marker exists, else its owner runs."""
+        if self.keeper is not None:
+            return os.path.lexists(self.keeper)
+        return self.owner.is_running()
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)

@@ -4,7 +4,8 @@ Run as ``python -m harness.launchers._watchdog <server directory>``. It polls th
 recorded in the directory's state file; when the owner is gone (SIGKILL, a crash, anything
 that skipped the normal stop) it stops the server by its recorded PID and removes the
 directory. A server kept for later runs (``--harness-reuse``) is held by its keeper's marker
-file instead: it is stopped once both the owner and the marker are gone. It exits by
+file instead (the owner recorded is then the watchdog itself): it is stopped once the
+marker is gone. It exits by
 itself as soon as the directory is gone, which is what a normal stop leaves behind.
 """
 

@@ -114,6 +114,7 @@ def _embedded(
     if copy is None:  # nothing to copy a template with: as without --harness-reuse
         return provision(run.registry, backend, run.config.launcher, ctx)
     template_dir = directory / "template"
+    template_dir.mkdir(mode=0o700, exist_ok=True)
     base_url = backend.embedded_url(template_dir)
     url = run.with_driver(backend.name, base_url)
     version = _run(lambda: _with_admin(url, backend.server_version))
