@@ -115,13 +115,17 @@ class Controller:
         server = provisioned.server
         template = provisioned.database or provisioned.url.render_as_string(hide_password=False)
         made = "server started" if server is not None else "file made"
-        how = f"migrated in {seconds:.1f}s"
-        if provisioned.migrated:
-            made, how = f"database {provisioned.obtained}", "copied from the kept one"
-        self._lines.append(
-            f"harness: {name}: {made} by the xdist controller; template "
-            f"{provisioned.database or 'file'} {how}"
-        )
+        if provisioned.migrated:  # --harness-reuse: a copy of the kept template
+            self._lines.append(
+                f"harness: {name}: {provisioned.obtained} by the xdist controller in "
+                f"{provisioned.ready_seconds:.2f}s; the workers clone its copy "
+                f"{provisioned.database or 'file'}"
+            )
+        else:
+            self._lines.append(
+                f"harness: {name}: {made} by the xdist controller; template "
+                f"{provisioned.database or 'file'} migrated in {seconds:.1f}s"
+            )
         return Shared(
             version=provisioned.version,
             launcher=provisioned.launcher,
