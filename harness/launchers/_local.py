@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import atexit
 import os
 import re
 import secrets
@@ -13,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -21,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import harness
 from harness.backends.base import Backend
 from harness.errors import ServerError
-from harness.launchers._local_keep import keep
+from harness.launchers._local_keep import discard, hold_until_exit, keep, kept_problem
 from harness.launchers._local_process import (
     Account,
     ProcessRef,
@@ -50,8 +48,6 @@ TOOL_TIMEOUT = 120.0
 PORT_ATTEMPTS = 3
 #: how many lines of the server log an error quotes
 LOG_TAIL_LINES = 15
-#: the processes of servers kept for later runs (`LocalServerProcess.keep`)
-_KEPT_PROCESSES: list[subprocess.Popen[bytes]] = []
 
 
 def find_executable(names: Sequence[str], directories: Iterable[Path]) -> Path | None:
@@ -265,11 +261,7 @@ class LocalServerProcess:
         if self.state.watchdog is not None:
             self.state.owner = self.state.watchdog  # see `State.keeper`
         write_state(self.directory, self.state)
-        # Still our children, meant to outlive us: their Popen objects are referenced until
-        # we exit, then let go without the warning that their process still runs.
-        if not _KEPT_PROCESSES:
-            atexit.register(_let_go_of_kept)
-        _KEPT_PROCESSES.extend(p for p in (self._popen, self._watchdog) if p is not None)
+        hold_until_exit([p for p in (self._popen, self._watchdog) if p is not None])
 
     def log_size(self) -> int:
         """The current size of the log, to read only what is written after this point."""
@@ -294,13 +286,6 @@ class LocalServerProcess:
         tail = "\n".join(f"    {line}" for line in lines[-LOG_TAIL_LINES:])
         detail = f"\nlast lines of the server log:\n{tail}" if tail else ""
         return ServerError(f"could not start a local {self.backend} server: {message}{detail}")
-
-
-def _let_go_of_kept() -> None:
-    """At exit: drop the kept servers' Popen objects quietly (they run on, on purpose)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        _KEPT_PROCESSES.clear()
 
 
 B = TypeVar("B")
@@ -344,17 +329,9 @@ class LocalLauncher(abc.ABC, Generic[B]):
         """The server's executable, whose change retires a kept server (None: not checked)."""
         return None
 
-    def kept_problem(self, data: dict[str, str]) -> str | None:
-        """Why the server kept as *data* cannot serve this run, or None (see `_local_keep`)."""
-        from harness.launchers._local_keep import kept_problem
-
-        return kept_problem(data)
-
-    def discard(self, data: dict[str, str]) -> None:
-        """Stop and remove the server kept as *data*."""
-        from harness.launchers._local_keep import discard
-
-        discard(data)
+    #: finding a kept server again, and removing it (see `harness.launchers._local_keep`)
+    kept_problem = staticmethod(kept_problem)
+    discard = staticmethod(discard)
 
     def unavailable_reason(self, backend: Backend, ctx: LaunchContext) -> str | None:
         """Why this launcher cannot serve *backend* here (no driver, no binaries), or None."""

@@ -8,7 +8,10 @@ removing the marker (or the whole reuse directory) is enough for the watchdog to
 
 from __future__ import annotations
 
+import atexit
 import os
+import subprocess
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +19,24 @@ from harness.launchers._local_state import cleanup, read_state
 
 if TYPE_CHECKING:
     from harness.launchers._local import LocalServerProcess
+
+
+#: the processes of servers kept for later runs (`LocalServerProcess.keep`)
+_KEPT_PROCESSES: list[subprocess.Popen[bytes]] = []
+
+
+def hold_until_exit(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Keep the Popen objects of a kept server's processes (still our children, meant to
+    outlive us) until we exit, then let go of them without the warning that they still run."""
+    if not _KEPT_PROCESSES:
+        atexit.register(_let_go)
+    _KEPT_PROCESSES.extend(processes)
+
+
+def _let_go() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        _KEPT_PROCESSES.clear()
 
 
 def _binary_stamp(binary: Path) -> str:
