@@ -99,6 +99,10 @@ class HarnessConfig:
     migration_checks: bool
     #: setting name -> where its value came from, for the report header
     origin: dict[str, str]
+    #: keep each server and its migrated template for the next run (see `harness.run.reuse`)
+    reuse: bool = False
+    #: remove what earlier runs kept for this project before this run starts
+    reuse_drop: bool = False
 
     def options_for(self, backend: str) -> dict[str, str]:
         return dict(self.backend_options.get(backend, {}))
@@ -232,6 +236,7 @@ def resolve(
     except ConfigError as exc:
         raise ConfigError(f"{origin['migration_checks']}: {exc}") from None
 
+    reuse, reuse_drop = _resolve_reuse(sources, origin)
     dependencies = ini("harness_session_dependency")
     wiring = (ini("harness_wiring") or WIRINGS[0]).lower()
     if wiring not in WIRINGS:
@@ -282,4 +287,23 @@ def resolve(
         metadata=ini("harness_metadata"),
         migration_checks=migration_checks,
         origin=origin,
+        reuse=reuse,
+        reuse_drop=reuse_drop,
     )
+
+
+def _resolve_reuse(sources: Sources, origin: dict[str, str]) -> tuple[bool, bool]:
+    """``--harness-reuse`` (env ``HARNESS_REUSE``, ini ``harness_reuse``): a boolean, or
+    ``drop``; and ``--harness-reuse-drop``. Returns (reuse, drop)."""
+    raw, origin["reuse"] = _first(sources, "harness_reuse", "HARNESS_REUSE", "harness_reuse")
+    drop = raw is not None and raw.strip().lower() == "drop"
+    try:
+        reuse = parse_bool(raw) if raw is not None and not drop else False
+    except ConfigError as exc:
+        raise ConfigError(f"{origin['reuse']}: {exc} (or drop)") from None
+    if sources.cli.get("harness_reuse_drop"):
+        drop = True
+        origin["reuse_drop"] = "--harness-reuse-drop"
+    elif drop:
+        origin["reuse_drop"] = origin["reuse"]
+    return reuse, drop

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from _pytest.fixtures import FixtureDef
 
 RUN_KEY = pytest.StashKey[HarnessRun]()
+#: what ``--harness-reuse-drop`` removed, said in the report header
+DROPPED_KEY = pytest.StashKey[list[str]]()
 #: the fixture every database fixture depends on: using it is what parametrizes a test
 BACKEND_FIXTURE = "db_backend"
 MARKER = "harness_backends"
@@ -75,6 +77,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "harness_migration_checks", "add the migration check items (true/false)", default=None
+    )
+    group.addoption(
+        "--harness-reuse",
+        dest="harness_reuse",
+        action="store_true",
+        default=None,
+        help="keep each server and its migrated template for the next run with this flag, "
+        "and reuse what an earlier run kept (env HARNESS_REUSE=1, ini harness_reuse = true)",
+    )
+    group.addoption(
+        "--harness-reuse-drop",
+        dest="harness_reuse_drop",
+        action="store_true",
+        default=None,
+        help="remove the servers and templates earlier runs kept for this project, and say "
+        "what was removed (env HARNESS_REUSE=drop, ini harness_reuse = drop)",
+    )
+    parser.addini(
+        "harness_reuse",
+        "keep servers and templates for the next run (true/false/drop)",
+        default=None,
     )
     parser.addini("harness_backends", "comma list of backends (default sqlite)", default=None)
     parser.addini("harness_launcher", f"one of {', '.join(LAUNCHERS)}", default=None)
@@ -137,6 +160,10 @@ def pytest_configure(config: pytest.Config) -> None:
     run = HarnessRun(harness_config, registry, progress=progress, rootdir=config.rootpath)
     config.stash[RUN_KEY] = run
     workerinput = getattr(config, "workerinput", None)
+    if harness_config.reuse_drop and workerinput is None:
+        from harness.run.reuse import drop_kept
+
+        config.stash[DROPPED_KEY] = drop_kept(registry, config.rootpath)
     if workerinput is not None:
         from harness.run.xdist import attach_worker
 
@@ -217,6 +244,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append(f"harness: app {cfg.app or '(harness_app not set)'} ({wiring}); schema {schema}")
     if cfg.url_env:
         lines.append(f"harness: sets {', '.join(cfg.url_env)} to each backend's test database URL")
+    if cfg.reuse:
+        lines.append(
+            f"harness: reuse ({origin['reuse']}): servers and migrated templates are kept "
+            "for the next run; --harness-reuse-drop removes them"
+        )
     if _is_xdist_controller(config):
         lines.append(
             "harness: xdist: the controller starts each server and migrates one template; "
@@ -351,7 +383,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     run = config.stash[RUN_KEY]
-    return [
+    dropped: list[str] = config.stash.get(DROPPED_KEY, [])
+    return dropped + [
         f"harness: {name}: {p.version} via {p.launcher} ({p.description}) {p.masked_url}"
         + (f"; {p.obtained} in {p.ready_seconds:.2f}s" if p.obtained else "")
         for name, p in sorted(

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import harness
 from harness.backends.base import Backend
 from harness.errors import ServerError
+from harness.launchers._local_keep import discard, hold_until_exit, keep, kept_problem
 from harness.launchers._local_process import (
     Account,
     ProcessRef,
@@ -120,6 +121,7 @@ class LocalServerProcess:
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._kept = False
         owner = ProcessRef.of(os.getpid())
         assert owner is not None  # we are running
         self.state = State(backend=backend, owner=owner, stop_signal=stop_signal)
@@ -237,7 +239,7 @@ class LocalServerProcess:
     def stop(self) -> None:
         """Stop the server, remove the directory, end the watchdog; safe to call again."""
         with self._lock:
-            if self._stopped:
+            if self._stopped or self._kept:
                 return
             self._stopped = True
         self.stop_server()
@@ -246,6 +248,20 @@ class LocalServerProcess:
             # It would notice the directory is gone within a poll; no need to wait for that.
             self._watchdog.terminate()
             self._watchdog.wait()
+
+    def keep(self, marker: Path) -> None:
+        """Hand the server to *marker* (`State.keeper`): it and its watchdog outlive us.
+
+        From now on `stop` leaves the server running; the watchdog stops it once this
+        process has exited and *marker* is gone.
+        """
+        with self._lock:
+            self._kept = True
+        self.state.keeper = str(marker)
+        if self.state.watchdog is not None:
+            self.state.owner = self.state.watchdog  # see `State.keeper`
+        write_state(self.directory, self.state)
+        hold_until_exit([p for p in (self._popen, self._watchdog) if p is not None])
 
     def log_size(self) -> int:
         """The current size of the log, to read only what is written after this point."""
@@ -309,6 +325,14 @@ class LocalLauncher(abc.ABC, Generic[B]):
     def server_info(self, found: B, port: int, password: str) -> tuple[URL, str]:
         """The admin URL and the one-line description of the running server."""
 
+    def server_binary(self, found: B) -> Path | None:
+        """The server's executable, whose change retires a kept server (None: not checked)."""
+        return None
+
+    #: finding a kept server again, and removing it (see `harness.launchers._local_keep`)
+    kept_problem = staticmethod(kept_problem)
+    discard = staticmethod(discard)
+
     def unavailable_reason(self, backend: Backend, ctx: LaunchContext) -> str | None:
         """Why this launcher cannot serve *backend* here (no driver, no binaries), or None."""
         reason = backend.check_driver()
@@ -349,6 +373,7 @@ class LocalLauncher(abc.ABC, Generic[B]):
             description=description,
             stop=server.stop,
             died=server.died,
+            keep=lambda marker: keep(server, self.server_binary(found), marker),
         )
 
     def _run(self, found: B, server: LocalServerProcess, password: str) -> int:

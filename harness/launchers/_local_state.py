@@ -34,6 +34,17 @@ class State:
     stop_signal: int = int(signal.SIGTERM)
     server: ProcessRef | None = None
     watchdog: ProcessRef | None = None
+    #: set once the server is kept for later runs (``--harness-reuse``): the path of a
+    #: marker file that holds it instead of the owner. The owner recorded is then the
+    #: watchdog, which enforces the marker: a sweep that knows nothing of keepers (an older
+    #: harness) sees a live owner and leaves the server alone.
+    keeper: str | None = None
+
+    def held(self) -> bool:
+        """True while the server must live: its keeper's marker exists, else its owner runs."""
+        if self.keeper is not None:
+            return os.path.lexists(self.keeper)
+        return self.owner.is_running()
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1)
@@ -54,6 +65,7 @@ class State:
             stop_signal=int(data["stop_signal"]),
             server=ref(data.get("server")),
             watchdog=ref(data.get("watchdog")),
+            keeper=None if data.get("keeper") is None else str(data["keeper"]),
         )
 
 
@@ -173,9 +185,10 @@ def remove_tree(directory: Path) -> None:
 
 
 def sweep(account: Account | None) -> list[Path]:
-    """Remove the server directories whose owner process is gone; return what was removed.
+    """Remove the server directories no longer held (`State.held`); return what was removed.
 
-    Their servers are stopped by recorded PID first. A directory with no state file is
+    A kept server (``--harness-reuse``) is held by its keeper's marker, not its owner. Their
+    servers are stopped by recorded PID first. A directory with no state file is
     removed only once it is old enough not to be one another process is creating right now.
     """
     removed = []
@@ -186,7 +199,7 @@ def sweep(account: Account | None) -> list[Path]:
         if state is None:
             if _age(directory) < _GRACE_SECONDS:
                 continue
-        elif state.owner.is_running():
+        elif state.held():
             continue
         try:
             cleanup(directory)

@@ -3,8 +3,10 @@
 Run as ``python -m harness.launchers._watchdog <server directory>``. It polls the owner
 recorded in the directory's state file; when the owner is gone (SIGKILL, a crash, anything
 that skipped the normal stop) it stops the server by its recorded PID and removes the
-directory. It exits by itself as soon as the directory is gone, which is what a normal stop
-leaves behind.
+directory. A server kept for later runs (``--harness-reuse``) is held by its keeper's marker
+file instead (the owner recorded is then the watchdog itself): it is stopped once the
+marker is gone. It exits by
+itself as soon as the directory is gone, which is what a normal stop leaves behind.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def watch(directory: Path, poll_interval: float = POLL_INTERVAL) -> None:
     """Return once *directory* is gone, removing it (and its server) if its owner dies first."""
     while directory.exists():
         state = read_state(directory)
-        if state is not None and not state.owner.is_running():
+        if state is not None and not state.held():
             cleanup(directory)
             return
         time.sleep(poll_interval)

@@ -54,6 +54,11 @@ class Server:
     #: status, the last lines of its log). Launchers that cannot tell leave the default:
     #: the harness then probes the server's port.
     died: Callable[[], str | None] = lambda: None
+    #: launchers that can keep a server for later runs (``--harness-reuse``) set this: it
+    #: hands the server to the marker file at the given path (it then outlives this process
+    #: while the marker exists, and `stop` no longer stops it) and returns what the
+    #: launcher's ``kept_problem`` and ``discard`` need to find it again (plain strings)
+    keep: Callable[[Path], dict[str, str]] | None = None
 
 
 @runtime_checkable
@@ -78,3 +83,11 @@ class Launcher(Protocol):
         Raise `LauncherUnavailable` or `harness.errors.ServerError` with an actionable
         message; never leave a process, container or directory behind on failure.
         """
+
+    # Optional, found with getattr, for launchers whose servers set `Server.keep`:
+    #
+    # def kept_problem(self, data: dict[str, str]) -> str | None
+    #     why the server kept as *data* (what `Server.keep` returned) cannot serve this run
+    #     (it died, its binaries changed), or None; quick: no connection
+    # def discard(self, data: dict[str, str]) -> None
+    #     stop and remove the server kept as *data* (no error if it is gone already)

@@ -212,6 +212,9 @@ class LocalMySQLLauncher(LocalLauncher[MySQLBinaries]):
         (server.directory / "run" / "init.sql").unlink(missing_ok=True)
         return True
 
+    def server_binary(self, found: MySQLBinaries) -> Path:
+        return found.server
+
     def server_info(self, found: MySQLBinaries, port: int, password: str) -> tuple[URL, str]:
         from sqlalchemy.engine import URL
 

@@ -157,6 +157,9 @@ class LocalPostgreSQLLauncher(LocalLauncher[PostgreSQLBinaries]):
         # Line 4 is the port, line 8 the status (PostgreSQL 10 and later).
         return len(lines) >= 8 and lines[3].strip() == str(port) and lines[7].strip() == "ready"
 
+    def server_binary(self, found: PostgreSQLBinaries) -> Path:
+        return found.bindir / "postgres"
+
     def server_info(self, found: PostgreSQLBinaries, port: int, password: str) -> tuple[URL, str]:
         from sqlalchemy.engine import URL
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -67,6 +69,30 @@ def _embedded(
     )
 
 
+def copy_template(
+    backend: Backend, template: str, name: str
+) -> Callable[[AsyncConnection], Coroutine[Any, Any, bool]]:
+    """An admin action making database *name* a copy of *template*; True if it is migrated.
+
+    A backend without a way to clone (or a template it cannot copy faithfully) gets *name*
+    empty: False, and its ``db_engine`` migrates it.
+    """
+    clone = getattr(backend, "clone_database", None)
+
+    async def make(conn: AsyncConnection) -> bool:
+        await backend.drop_database(conn, name)  # only ever our own name
+        if clone is None:
+            await backend.create_database(conn, name)
+            return False
+        try:
+            await clone(conn, template, name)
+        except CloneUnsupported:
+            return False
+        return True
+
+    return make
+
+
 def clone_for_worker(
     backend: Backend, shared: Shared, worker_id: str, directory: Path
 ) -> Provisioned:
@@ -82,21 +108,11 @@ def clone_for_worker(
     assert shared.server_url is not None
     server_url = make_url(shared.server_url)
     name = worker_database(shared.template, worker_id)
-    clone = getattr(backend, "clone_database", None)
-
-    async def make(conn: AsyncConnection) -> bool:
-        await backend.drop_database(conn, name)  # only ever our own name
-        if clone is None:
-            await backend.create_database(conn, name)
-            return False
-        try:
-            await clone(conn, shared.template, name)
-        except CloneUnsupported:
-            return False
-        return True
 
     try:
-        migrated = _run(lambda: _with_admin(server_url, make))
+        migrated = _run(
+            lambda: _with_admin(server_url, copy_template(backend, shared.template, name))
+        )
     except (SQLAlchemyError, OSError) as exc:
         raise ServerError(
             f"{backend.name}: worker {worker_id} could not copy the template "

@@ -165,6 +165,13 @@ def provision(
         )
 
     launcher, server = start_server(registry, backend, launcher_name, ctx)
+    return provision_on(backend, launcher.name, server, ctx, started)
+
+
+def provision_on(
+    backend: Backend, launcher: str, server: Server, ctx: LaunchContext, started: float
+) -> Provisioned:
+    """This run's empty database on *server*, which is stopped if that fails."""
     database = f"harness_{ctx.run_id}"
 
     swept: list[str] = []
@@ -201,7 +208,7 @@ def provision(
         backend=backend,
         url=backend.database_url(server.url, database),
         version=version,
-        launcher=launcher.name,
+        launcher=launcher,
         description=server.description,
         server=server,
         database=database,

@@ -106,7 +106,12 @@ class HarnessRun:
             with self._lock:
                 self.provisioned[name] = result
             return result
-        result = provision(self.registry, backend, self.config.launcher, self._context(name))
+        if self.config.reuse:
+            from harness.run.reuse import provision_reusing
+
+            result = provision_reusing(self, backend, self._context(name))
+        else:
+            result = provision(self.registry, backend, self.config.launcher, self._context(name))
         with self._lock:
             self.provisioned[name] = result
         if backend.needs_server:
@@ -178,9 +183,12 @@ class HarnessRun:
 
     def engine_url(self, name: str) -> URL:
         """The URL the tests' engine uses on backend *name*: its driver, if one was chosen."""
+        return self.with_driver(name, self.get(name).url)
+
+    def with_driver(self, name: str, url: URL) -> URL:
+        """*url* (a database of backend *name*) with the driver chosen for the tests, if any."""
         from sqlalchemy.exc import ArgumentError
 
-        url = self.get(name).url
         driver = self.config.options_for(name).get("driver")
         if not driver:
             return url
@@ -199,6 +207,11 @@ class HarnessRun:
         """Set ``harness_url_env`` to backend *name*'s test database URL (password included)."""
         if self.config.url_env:
             self._set_env(self.engine_url(name).render_as_string(hide_password=False))
+
+    def export_this_url(self, url: URL) -> None:
+        """Set ``harness_url_env`` to *url* (a template being migrated), password included."""
+        if self.config.url_env:
+            self._set_env(url.render_as_string(hide_password=False))
 
     def close(self) -> list[str]:
         """Release every database and server, then the work dir; return problems met."""

@@ -106,7 +106,8 @@ class Controller:
             return Shared(error=str(failure))
         provisioned = run.provisioned[name]
         try:
-            seconds = migrate_template(run, name)
+            # Cloned from a kept template (--harness-reuse): already migrated.
+            seconds = 0.0 if provisioned.migrated else migrate_template(run, name)
         except HarnessError as exc:
             run.failures[name] = exc
             self._lines.append(f"harness: {name}: migrating the template failed: {exc}")
@@ -114,10 +115,17 @@ class Controller:
         server = provisioned.server
         template = provisioned.database or provisioned.url.render_as_string(hide_password=False)
         made = "server started" if server is not None else "file made"
-        self._lines.append(
-            f"harness: {name}: {made} by the xdist controller; template "
-            f"{provisioned.database or 'file'} migrated in {seconds:.1f}s"
-        )
+        if provisioned.migrated:  # --harness-reuse: a copy of the kept template
+            self._lines.append(
+                f"harness: {name}: {provisioned.obtained} by the xdist controller in "
+                f"{provisioned.ready_seconds:.2f}s; the workers clone its copy "
+                f"{provisioned.database or 'file'}"
+            )
+        else:
+            self._lines.append(
+                f"harness: {name}: {made} by the xdist controller; template "
+                f"{provisioned.database or 'file'} migrated in {seconds:.1f}s"
+            )
         return Shared(
             version=provisioned.version,
             launcher=provisioned.launcher,

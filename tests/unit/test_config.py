@@ -80,3 +80,22 @@ def test_bad_url_pairs(raw):
 def test_session_dependencies_are_a_comma_list():
     cfg = make(ini={"harness_session_dependency": "a.b:get, c.d:get_other"})
     assert cfg.session_dependencies == ("a.b:get", "c.d:get_other")
+
+
+def test_reuse_from_each_place_and_drop():
+    assert not make().reuse
+    assert not make().reuse_drop
+    cfg = make(cli={"harness_reuse": True})
+    assert cfg.reuse
+    assert cfg.origin["reuse"] == "--harness-reuse"
+    assert make(env={"HARNESS_REUSE": "1"}).reuse
+    assert make(ini={"harness_reuse": "true"}).origin["reuse"] == "ini harness_reuse"
+    assert not make(env={"HARNESS_REUSE": "0"}, ini={"harness_reuse": "true"}).reuse
+    dropped = make(env={"HARNESS_REUSE": "drop"})
+    assert dropped.reuse_drop
+    assert not dropped.reuse
+    both = make(cli={"harness_reuse": True, "harness_reuse_drop": True})
+    assert both.reuse
+    assert both.reuse_drop
+    with pytest.raises(ConfigError, match="env HARNESS_REUSE: expected true or false"):
+        make(env={"HARNESS_REUSE": "sometimes"})

@@ -1,0 +1,129 @@
+"""Benchmark: what ``--harness-reuse`` saves at the start of a run, per server backend.
+
+A one-test project whose test uses ``db_session``, run as a whole pytest process (wall time,
+start to exit) in five ways, N times each, per backend:
+
+- cold: without the flag (a server started and the database migrated, everything removed);
+- cold, flag: with the flag and nothing kept (the first run: it starts and keeps);
+- warm: with the flag again (the kept server and template are reused);
+- external URL: the database on a server given with ``--harness-url`` (started once here);
+- pytest alone: the same project, its test without database fixtures, ``-p no:harness``.
+
+Prints the medians; "warm - alone" is what a reused run costs over pytest itself. Everything
+kept is dropped at the end. Timings are never asserted anywhere.
+
+Usage: python benchmarks/reuse.py [--runs 5] [--backends postgresql,mysql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+INI = """[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+harness_metadata = models:metadata
+"""
+
+MODELS = """
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+metadata = MetaData()
+items = Table(
+    "items", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50), unique=True, nullable=False),
+)
+"""
+
+TEST = """
+from sqlalchemy import insert
+
+
+async def test_one(db_session):
+    await db_session.execute(insert(__import__("models").items).values(name="x"))
+"""
+
+ALONE = """
+def test_one():
+    pass
+"""
+
+
+def wall(project: Path, *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def drop(project: Path) -> None:
+    wall(project, "--harness-reuse-drop", "--collect-only")
+
+
+def measure(project: Path, alone: Path, backend: str, runs: int, url: str) -> dict[str, float]:
+    chosen = f"--harness-backends={backend}"
+    times: dict[str, list[float]] = {k: [] for k in ("cold", "cold+flag", "warm", "url", "alone")}
+    drop(project)
+    for _ in range(runs):
+        times["cold"].append(wall(project, chosen))
+        times["cold+flag"].append(wall(project, chosen, "--harness-reuse"))
+        times["warm"].append(wall(project, chosen, "--harness-reuse"))
+        drop(project)
+        times["url"].append(
+            wall(project, chosen, "--harness-launcher=external", f"--harness-url={backend}={url}")
+        )
+        times["alone"].append(wall(alone, "-p", "no:harness"))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--backends", default="postgresql,mysql")
+    args = parser.parse_args()
+    from harness.builtins import default_registry
+    from harness.launchers.base import LaunchContext
+
+    registry = default_registry()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="harness-reuse-") as tmp:
+        project, alone = Path(tmp) / "project", Path(tmp) / "alone"
+        for path, test in ((project, TEST), (alone, ALONE)):
+            path.mkdir()
+            (path / "pytest.ini").write_text(INI if path == project else "[pytest]\n")
+            (path / "models.py").write_text(MODELS)
+            (path / "test_one.py").write_text(test)
+        for backend in args.backends.split(","):
+            launcher = registry.launcher("local", backend)
+            assert launcher is not None
+            ctx = LaunchContext(
+                workdir=Path(tmp), options={}, progress=lambda line: None, run_id="bench"
+            )
+            server = launcher.start(registry.backend(backend), ctx)
+            try:
+                url = server.url.render_as_string(hide_password=False)
+                results[backend] = measure(project, alone, backend, args.runs, url)
+            finally:
+                server.stop()
+                drop(project)
+    print(f"one test using db_session; median wall time of {args.runs} runs (s)")
+    header = ("cold", "cold+flag", "warm", "url", "alone")
+    print(f"{'backend':<12}" + "".join(f"{h:>11}" for h in header) + f"{'warm-alone':>12}")
+    for backend, row in results.items():
+        cells = "".join(f"{row[h]:>11.3f}" for h in header)
+        print(f"{backend:<12}{cells}{row['warm'] - row['alone']:>+12.3f}")
+
+
+if __name__ == "__main__":
+    main()
