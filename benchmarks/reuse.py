@@ -7,9 +7,13 @@ start to exit) in five ways, N times each, per backend:
 - cold, flag: with the flag and nothing kept (the first run: it starts and keeps);
 - warm: with the flag again (the kept server and template are reused);
 - external URL: the database on a server given with ``--harness-url`` (started once here);
+- hand-written: the same test on a conftest.py of one's own (engine, outer transaction,
+  savepoint session) against the already running server, ``-p no:harness``: what a run costs
+  without the harness when a server is up anyway;
 - pytest alone: the same project, its test without database fixtures, ``-p no:harness``.
 
-Prints the medians; "warm - alone" is what a reused run costs over pytest itself. Everything
+Prints the medians; "warm - alone" is what a reused run costs over pytest itself, and
+"warm - hand" what it costs over the hand-written conftest on a running server. Everything
 kept is dropped at the end. Timings are never asserted anywhere.
 
 Usage: python benchmarks/reuse.py [--runs 5] [--backends postgresql,mysql]
@@ -71,9 +75,67 @@ def drop(project: Path) -> None:
     wall(project, "--harness-reuse-drop", "--collect-only")
 
 
+HAND_CONFTEST = """
+import os
+
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from models import metadata
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def engine():
+    engine = create_async_engine(os.environ["BENCH_URL"])
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session(engine):
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        yield AsyncSession(bind=conn, join_transaction_mode="create_savepoint")
+        await outer.rollback()
+"""
+
+HAND_TEST = """
+import pytest
+from sqlalchemy import insert
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_one(session):
+    await session.execute(insert(__import__("models").items).values(name="x"))
+"""
+
+
+def wall_env(project: Path, env: dict[str, str], *args: str) -> float:
+    import os
+
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        env={**os.environ, **env},
+    )
+    return time.perf_counter() - started
+
+
 def measure(project: Path, alone: Path, backend: str, runs: int, url: str) -> dict[str, float]:
     chosen = f"--harness-backends={backend}"
-    times: dict[str, list[float]] = {k: [] for k in ("cold", "cold+flag", "warm", "url", "alone")}
+    kinds = ("cold", "cold+flag", "warm", "url", "hand", "alone")
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    hand = alone.parent / "hand"
+    from sqlalchemy.engine import make_url
+
+    hand_url = make_url(url).set(database="bench_hand").render_as_string(hide_password=False)
     drop(project)
     for _ in range(runs):
         times["cold"].append(wall(project, chosen))
@@ -83,6 +145,7 @@ def measure(project: Path, alone: Path, backend: str, runs: int, url: str) -> di
         times["url"].append(
             wall(project, chosen, "--harness-launcher=external", f"--harness-url={backend}={url}")
         )
+        times["hand"].append(wall_env(hand, {"BENCH_URL": hand_url}, "-p", "no:harness"))
         times["alone"].append(wall(alone, "-p", "no:harness"))
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -99,11 +162,13 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(prefix="harness-reuse-") as tmp:
         project, alone = Path(tmp) / "project", Path(tmp) / "alone"
-        for path, test in ((project, TEST), (alone, ALONE)):
+        hand = Path(tmp) / "hand"
+        for path, test in ((project, TEST), (alone, ALONE), (hand, HAND_TEST)):
             path.mkdir()
             (path / "pytest.ini").write_text(INI if path == project else "[pytest]\n")
             (path / "models.py").write_text(MODELS)
             (path / "test_one.py").write_text(test)
+        (hand / "conftest.py").write_text(HAND_CONFTEST)
         for backend in args.backends.split(","):
             launcher = registry.launcher("local", backend)
             assert launcher is not None
@@ -113,16 +178,36 @@ def main() -> None:
             server = launcher.start(registry.backend(backend), ctx)
             try:
                 url = server.url.render_as_string(hide_password=False)
+                _create_database(server.url, "bench_hand")
                 results[backend] = measure(project, alone, backend, args.runs, url)
             finally:
                 server.stop()
                 drop(project)
     print(f"one test using db_session; median wall time of {args.runs} runs (s)")
-    header = ("cold", "cold+flag", "warm", "url", "alone")
-    print(f"{'backend':<12}" + "".join(f"{h:>11}" for h in header) + f"{'warm-alone':>12}")
+    header = ("cold", "cold+flag", "warm", "url", "hand", "alone")
+    print(
+        f"{'backend':<12}"
+        + "".join(f"{h:>11}" for h in header)
+        + f"{'warm-alone':>12}{'warm-hand':>11}"
+    )
     for backend, row in results.items():
         cells = "".join(f"{row[h]:>11.3f}" for h in header)
-        print(f"{backend:<12}{cells}{row['warm'] - row['alone']:>+12.3f}")
+        print(
+            f"{backend:<12}{cells}{row['warm'] - row['alone']:>+12.3f}"
+            f"{row['warm'] - row['hand']:>+11.3f}"
+        )
+
+
+def _create_database(url: object, name: str) -> None:
+    from harness.run.provision import _run, _with_admin
+
+    async def create(conn: object) -> None:
+        from sqlalchemy import text
+
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))  # type: ignore[attr-defined]
+        await conn.execute(text(f"CREATE DATABASE {name}"))  # type: ignore[attr-defined]
+
+    _run(lambda: _with_admin(url, create))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
