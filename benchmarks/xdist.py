@@ -113,6 +113,29 @@ def run_once(
     return wall, passed, len({server for _, server in seen}), last
 
 
+def _burn(loops: int) -> float:
+    started = time.perf_counter()
+    total = 0
+    for i in range(loops):
+        total += i * i
+    return time.perf_counter() - started
+
+
+def parallel_efficiency(loops: int = 10_000_000) -> float:
+    """How many times more CPU work two processes get done than one, here and now.
+
+    2.0 on two idle cores; a shared or throttled VM gives less, and then so does -n 2.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    one = _burn(loops)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        started = time.perf_counter()
+        list(pool.map(_burn, [loops, loops]))
+        two = time.perf_counter() - started
+    return 2 * one / two
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="all")
@@ -125,7 +148,10 @@ def main() -> int:
         ["sqlite", "postgresql", "mysql"] if args.backends == "all" else args.backends.split(",")
     )
     counts = [int(n) for n in args.workers.split(",")]
-    print(f"{args.tests} DB-bound tests per run, launcher {args.launcher}, {os.cpu_count()} cores")
+    print(
+        f"{args.tests} DB-bound tests per run, launcher {args.launcher}, {os.cpu_count()} cores; "
+        f"two processes get {parallel_efficiency():.2f}x the CPU work of one done"
+    )
     print(f"{'backend':<11} {'-n':>3} {'wall s':>8} {'passed':>7} {'servers':>8}")
     failed = False
     with tempfile.TemporaryDirectory(prefix="harness-bench-xdist-") as tmp:

@@ -159,6 +159,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     run = HarnessRun(harness_config, registry, progress=progress, rootdir=config.rootpath)
     config.stash[RUN_KEY] = run
+    try:
+        run.export_placeholder_url()
+    except HarnessError as exc:
+        raise pytest.UsageError(f"harness: {exc}") from None
     workerinput = getattr(config, "workerinput", None)
     if harness_config.reuse_drop and workerinput is None:
         from harness.run.reuse import drop_kept
@@ -171,11 +175,8 @@ def pytest_configure(config: pytest.Config) -> None:
     elif _is_xdist_controller(config):
         from harness.run.xdist import start_controller
 
+        # After the placeholder: the template's migration exports the template's URL.
         start_controller(config, run)
-    try:
-        run.export_placeholder_url()
-    except HarnessError as exc:
-        raise pytest.UsageError(f"harness: {exc}") from None
     # The queries plugin first: harness.fixtures imports it, and pytest rewrites a plugin's
     # asserts only if it imports the module itself.
     config.pluginmanager.import_plugin("harness.queries.plugin")
