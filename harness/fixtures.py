@@ -16,7 +16,7 @@ import pytest_asyncio
 from harness.errors import HarnessError
 from harness.importing import load_object
 from harness.isolation.marker import ISOLATION_KEY
-from harness.plugin import LOOP_SCOPE, RUN_KEY
+from harness.plugin import LOOP_SCOPE, RUN_KEY, backend_of
 from harness.queries.plugin import BACKEND_KEY, RECORDER_KEY, wants_recording
 from harness.run.state import BackendInfo, HarnessRun
 
@@ -169,9 +169,6 @@ async def db_session(
         if backend not in run.failures:
             raise
     if backend in run.failures:  # the server died under the test: already said, once
-        from harness.run.faults import forget_dead_connects
-
-        forget_dead_connects()
         return
     if watch.refused and not watch.said:
         raise _fail(HarnessError(watch.refused[0]))
@@ -215,9 +212,9 @@ async def _committed_session(
 
 
 def _backend_name(request: pytest.FixtureRequest) -> str:
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and "db_backend" in callspec.params:  # the usual case: no lookup
-        return str(callspec.params["db_backend"])
+    name = backend_of(request.node)
+    if name is not None:  # the usual case: no fixture lookup
+        return name
     backend = request.getfixturevalue("db_backend")
     return str(getattr(backend, "name", backend))
 

@@ -353,15 +353,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             _pin_fixture_loop_scopes(item)
 
 
+def backend_of(item: pytest.Item) -> str | None:
+    """The backend a database test runs on (its ``db_backend`` parameter), else None."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or BACKEND_FIXTURE not in callspec.params:
+        return None
+    return str(callspec.params[BACKEND_FIXTURE])
+
+
 def _needed_backends(items: list[pytest.Item]) -> list[str]:
     needed = []
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None or BACKEND_FIXTURE not in callspec.params:
+        backend = backend_of(item)
+        if backend is None or item.get_closest_marker("skip") is not None:
             continue
-        if item.get_closest_marker("skip") is not None:
-            continue
-        needed.append(callspec.params[BACKEND_FIXTURE])
+        needed.append(backend)
     return list(dict.fromkeys(needed))
 
 

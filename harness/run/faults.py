@@ -18,17 +18,10 @@ import pytest
 
 from harness.errors import ServerError
 from harness.isolation.marker import isolation_of
-from harness.plugin import BACKEND_FIXTURE, RUN_KEY
+from harness.plugin import RUN_KEY, backend_of
 
 if TYPE_CHECKING:
     from harness.run.state import HarnessRun
-
-
-def _backend_of(item: pytest.Item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    if callspec is None or BACKEND_FIXTURE not in callspec.params:
-        return None
-    return str(callspec.params[BACKEND_FIXTURE])
 
 
 def _port_refuses(run: HarnessRun, backend: str) -> bool:
@@ -74,7 +67,7 @@ def pytest_runtest_makereport(
     report = yield
     if call.excinfo is None or not report.failed:
         return report
-    backend = _backend_of(item)
+    backend = backend_of(item)
     if backend is None:
         return report
     run = item.config.stash[RUN_KEY]
@@ -121,6 +114,6 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     try:
         return (yield)
     finally:
-        backend = _backend_of(item)
+        backend = backend_of(item)
         if backend is not None and backend in item.config.stash[RUN_KEY].failures:
             forget_dead_connects()

@@ -9,7 +9,6 @@ database is older than a day (a run of any machine: nothing runs that long).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from harness.backends.base import Backend
-from harness.run.workdir import host_tag
+from harness.run.workdir import host_tag, pid_alive
 
 NAME = re.compile(
     r"^harness_(?P<host>[0-9a-f]{6})_(?P<pid>\d+)_(?P<stamp>[0-9a-f]{8})[0-9a-f]{4}(?:_\w+)?$"
@@ -27,22 +26,12 @@ NAME = re.compile(
 STALE_AFTER_SECONDS = 24 * 3600
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_stale(
     name: str,
     *,
     now: float,
     host: str,
-    alive: Callable[[int], bool] = _alive,
+    alive: Callable[[int], bool] = pid_alive,
 ) -> bool:
     """True if *name* is a harness database whose run is provably gone, or old."""
     match = NAME.match(name)

@@ -18,7 +18,8 @@ def root() -> Path:
     return Path(tempfile.gettempdir()) / f"pytest-harness-{os.getuid()}"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True if a process *pid* exists (whoever owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -44,7 +45,7 @@ def sweep_stale_runs(base: Path | None = None) -> list[Path]:
             if young:
                 continue
             pid = 0
-        if pid and _alive(pid):
+        if pid and pid_alive(pid):
             continue
         shutil.rmtree(run, ignore_errors=True)
         removed.append(run)
