@@ -15,14 +15,14 @@ Usage: python benchmarks/isolation_modes.py [--backends sqlite,postgresql,mysql]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import xml.etree.ElementTree as ET
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from query_recorder import suite_seconds  # the benchmarks folder is not a package
 
 INI = """
 [pytest]
@@ -51,22 +51,6 @@ async def test_row(db_session, n):
     await db_session.commit()
 """
 MARKS = {"savepoint": "", "commit": '@pytest.mark.harness_isolation("commit")'}
-
-
-def suite_seconds(project: Path, test_file: str, backend: str) -> float:
-    junit = project / "junit.xml"
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file,
-         f"--harness-backends={backend}", f"--junitxml={junit}"],
-        cwd=project,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(project)},
-    )  # fmt: skip
-    suite = ET.parse(junit).getroot()
-    node = suite if suite.tag == "testsuite" else suite.find("testsuite")
-    assert node is not None
-    return float(node.get("time", "nan"))
 
 
 def main() -> None:
