@@ -7,6 +7,12 @@ import textwrap
 
 import pytest
 
+# Imported here, before any in-process pytester run: pytester drops the modules an inner run
+# imported when it ends, and a second inner run would then mix a fresh SQLAlchemy with the
+# engines and event classes the harness kept from the first ("No such event 'commit'"). Seen
+# when a folder that imports no SQLAlchemy itself (tests/plugin) runs alone.
+import sqlalchemy.ext.asyncio  # noqa: F401
+
 from tests.projects import APP
 
 INI = """
