@@ -169,6 +169,9 @@ async def db_session(
         if backend not in run.failures:
             raise
     if backend in run.failures:  # the server died under the test: already said, once
+        from harness.run.faults import forget_dead_connects
+
+        forget_dead_connects()  # now, as well as after teardown: before pytest looks
         return
     if watch.refused and not watch.said:
         raise _fail(HarnessError(watch.refused[0]))
