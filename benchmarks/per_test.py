@@ -4,8 +4,8 @@ write by hand, per backend, in one run.
 Three generated suites, each run at two sizes; the per-test cost is the slope of pytest's
 whole in-process suite time (JUnit XML: collection, hooks, fixtures, reporting) between the
 sizes, minus the slope of a suite of fixture-less async tests (what pytest and
-pytest-asyncio cost anyway). Each size runs R times and the fastest run counts (the
-least disturbed by anything else on the machine).
+pytest-asyncio cost anyway). The kinds take turns, R rounds of every kind at both sizes, and
+each kind's figure is the median of its R slopes.
 
   harness      ``db_session``: insert one row, flush
   hand-written a conftest.py with the same isolation (outer transaction on a connection,
@@ -17,7 +17,7 @@ checkout, BEGIN, a savepoint session, the insert, ROLLBACK), and the protocol-on
 benchmarks/isolation.py. Targets: harness <= hand-written, and harness <= 1.25 x (b).
 
 Usage: python benchmarks/per_test.py [--backends sqlite,postgresql,mysql] [--small 50]
-       [--large 300] [--repeats 5] [--cycles 500]
+       [--large 300] [--repeats 7] [--cycles 500]
 Timings are never asserted anywhere.
 """
 
@@ -179,12 +179,33 @@ async def bare_cycle(url: object, backend: object, cycles: int) -> float:
     return statistics.median(times)
 
 
+def measure_slopes(
+    projects: dict[tuple[str, int], Path],
+    args: argparse.Namespace,
+    harness_args: list[str],
+    env: dict[str, str],
+) -> dict[str, float]:
+    """Seconds per test of each kind: the median over the repeats of each repeat's slope.
+
+    One repeat runs every kind at both sizes back to back, so whatever else the machine does
+    at that moment (a server's checkpoint, another process) weighs on every column alike.
+    """
+    per_repeat: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    for _ in range(args.repeats):
+        for kind in KINDS:
+            extra = harness_args if kind == "harness" else ["-p", "no:harness"]
+            small = suite_seconds(projects[kind, args.small], extra, env)
+            large = suite_seconds(projects[kind, args.large], extra, env)
+            per_repeat[kind].append((large - small) / (args.large - args.small))
+    return {kind: statistics.median(values) for kind, values in per_repeat.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backends", default="sqlite,postgresql,mysql")
     parser.add_argument("--small", type=int, default=50)
     parser.add_argument("--large", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--cycles", type=int, default=500)
     args = parser.parse_args()
     registry = default_registry()
@@ -219,25 +240,15 @@ def main() -> int:
                     harness_args.append("--harness-launcher=external")
                 else:
                     env["BENCH_URL"] = f"sqlite+aiosqlite:///{root / 'hand.sqlite3'}"
-                slopes = {}
-                for kind in KINDS:
-                    sizes = {}
-                    for size in (args.small, args.large):
-                        extra = harness_args if kind == "harness" else ["-p", "no:harness"]
-                        sizes[size] = min(
-                            suite_seconds(projects[kind, size], extra, env)
-                            for _ in range(args.repeats)
-                        )
-                    slopes[kind] = (sizes[args.large] - sizes[args.small]) / (
-                        args.large - args.small
-                    )
+                slopes = measure_slopes(projects, args, harness_args, env)
                 bare = asyncio.run(bare_cycle(provisioned.url, provisioned.backend, args.cycles))
                 rows.append((name, slopes, bare))
     finally:
         run.close()
     print(
-        f"per-test ms: slope between {args.small} and {args.large} tests (fastest of "
-        f"{args.repeats}), minus the fixture-less test's slope; (b) median of {args.cycles}"
+        f"per-test ms: slope between {args.small} and {args.large} tests (median of "
+        f"{args.repeats} interleaved rounds), minus the fixture-less test's slope; "
+        f"(b) median of {args.cycles}"
     )
     print(
         f"{'backend':<11}{'harness':>9}{'hand':>9}{'(b) SA':>9}{'plain':>8}"

@@ -17,6 +17,9 @@ LABEL_BACKEND = "pytest-harness.backend"
 LABEL_RUN_ID = "pytest-harness.run-id"
 LABEL_OWNER_PID = "pytest-harness.owner-pid"
 LABEL_OWNER_HOST = "pytest-harness.owner-host"
+#: on a container kept for later runs (``--harness-reuse``): the marker file that holds it;
+#: the sweep leaves it running while that file exists, whoever started it
+LABEL_KEEPER = "pytest-harness.keeper"
 
 #: How long `ContainersLauncher.unavailable_reason` waits for the Docker engine to answer:
 #: ``auto`` asks before every session, and a daemon that is down refuses at once anyway.
@@ -124,6 +127,9 @@ def sweep_leftovers(client: Any, *, hostname: str | None = None) -> list[str]:
             continue  # not one we can judge: leave it
         if _pid_alive(pid):
             continue
+        keeper = container.labels.get(LABEL_KEEPER)
+        if keeper and os.path.isabs(keeper) and os.path.exists(keeper):
+            continue  # kept for later runs, and still wanted
         # Another process (an xdist sibling) may be removing the same one right now.
         with contextlib.suppress(errors.NotFound, errors.APIError):
             container.remove(force=True, v=True)

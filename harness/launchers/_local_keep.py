@@ -19,6 +19,7 @@ from harness.launchers._local_state import cleanup, read_state
 
 if TYPE_CHECKING:
     from harness.launchers._local import LocalServerProcess
+    from harness.launchers.base import LaunchContext
 
 
 #: the processes of servers kept for later runs (`LocalServerProcess.keep`)
@@ -57,7 +58,7 @@ def keep(server: LocalServerProcess, binary: Path | None, marker: Path) -> dict[
     return data
 
 
-def kept_problem(data: dict[str, str]) -> str | None:
+def kept_problem(data: dict[str, str], ctx: LaunchContext | None = None) -> str | None:
     """Why the kept server *data* names cannot be used, or None if it still runs, unchanged."""
     directory = Path(data.get("directory", ""))
     state = read_state(directory) if directory.is_absolute() else None

@@ -31,6 +31,12 @@ class LaunchContext:
     progress: Callable[[str], None]
     #: an id unique to this pytest process (and xdist worker), for names and labels
     run_id: str
+    #: True when the run keeps servers for later runs (``--harness-reuse``): the containers
+    #: launcher then starts no reaper, which would remove a kept container with the run
+    reuse: bool = False
+    #: set when the server about to start is to be kept (`Server.keep` will be called with
+    #: this marker file): a launcher that must know at start, for a container's labels
+    keep_marker: Path | None = None
 
 
 @dataclasses.dataclass
@@ -86,8 +92,8 @@ class Launcher(Protocol):
 
     # Optional, found with getattr, for launchers whose servers set `Server.keep`:
     #
-    # def kept_problem(self, data: dict[str, str]) -> str | None
+    # def kept_problem(self, data: dict[str, str], ctx: LaunchContext) -> str | None
     #     why the server kept as *data* (what `Server.keep` returned) cannot serve this run
-    #     (it died, its binaries changed), or None; quick: no connection
+    #     (it died, its binaries or image changed), or None; quick: no database connection
     # def discard(self, data: dict[str, str]) -> None
     #     stop and remove the server kept as *data* (no error if it is gone already)

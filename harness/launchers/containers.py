@@ -10,14 +10,23 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.errors import ServerError, mask
+from harness.launchers import _containers_keep
+from harness.launchers._containers_parts import (
+    LOOPBACK,
+    _log_tail,
+    _published_port,
+    _quick_polling,
+    _stopper,
+)
 from harness.launchers._docker import (
     API_TIMEOUT,
     LABEL,
     LABEL_BACKEND,
+    LABEL_KEEPER,
     LABEL_OWNER_HOST,
     LABEL_OWNER_PID,
     LABEL_RUN_ID,
@@ -34,6 +43,8 @@ from harness.launchers.base import LaunchContext, LauncherUnavailable, Server
 from harness.registry import Registry
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.engine import URL
 
     from harness.backends.base import Backend
@@ -47,9 +58,6 @@ if TYPE_CHECKING:
 #: ``MySqlContainer`` drives it unchanged. ``--harness-image mysql=mysql:8.4`` gives MySQL.
 DEFAULT_IMAGES: Mapping[str, str] = {"postgresql": "postgres:16", "mysql": "mariadb:11.4"}
 
-#: Ports are published on this address only: a test server with a throwaway password
-#: must not be reachable from the network.
-LOOPBACK = "127.0.0.1"
 
 _NOT_REACHABLE_HINT = (
     "Start Docker, or run with --harness-launcher=local, or give --harness-url {backend}=..."
@@ -126,50 +134,6 @@ _RECIPES: Mapping[str, _Recipe] = {
 }
 
 
-class _QuickPolling:
-    """Make testcontainers poll for readiness every 0.1 s (not 1 s) while servers start.
-
-    Its wait strategies read the interval from its process-wide configuration when they
-    are made, inside ``start()``; at 1 s a server ready after 1.2 s is seen at 2 s or
-    later, which is most of a session's start-up. The timeout stays the same. Servers
-    start in parallel threads, so the first one in sets the interval and the last one out
-    restores it. An interval the user set (``TC_POOLING_INTERVAL``) is left alone.
-    """
-
-    INTERVAL = 0.1
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._saved: tuple[float, int] | None = None
-
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        if "TC_POOLING_INTERVAL" in os.environ:
-            yield
-            return
-        from testcontainers.core.config import testcontainers_config as config
-
-        with self._lock:
-            if self._users == 0:
-                self._saved = (config.sleep_time, config.max_tries)
-                timeout = config.sleep_time * config.max_tries
-                config.sleep_time = self.INTERVAL
-                config.max_tries = max(1, round(timeout / self.INTERVAL))
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._users -= 1
-                if self._users == 0 and self._saved is not None:
-                    config.sleep_time, config.max_tries = self._saved
-                    self._saved = None
-
-
-_quick_polling = _QuickPolling()
-
-
 class ContainersLauncher:
     """Starts each backend's server in a fresh container and removes it at session end.
 
@@ -231,7 +195,7 @@ class ContainersLauncher:
             client.close()
         return None
 
-    def _prepare(self, client: Any) -> None:
+    def _prepare(self, client: Any, reuse: bool) -> None:
         """Once per process: sweep dead runs' leftovers, then start the reaper if it can run."""
         with self._lock:
             if self._prepared:
@@ -240,6 +204,12 @@ class ContainersLauncher:
             self._swept = sweep_leftovers(client)
             from testcontainers.core.config import testcontainers_config
 
+            if reuse:
+                # The reaper removes every container of this process when it exits, kept
+                # ones too (a label cannot be taken off a container): none for this run.
+                testcontainers_config.ryuk_disabled = True
+                self._reaper = "no reaper (--harness-reuse keeps containers); the next run sweeps"
+                return
             if testcontainers_config.ryuk_disabled:
                 self._reaper = "no reaper (TESTCONTAINERS_RYUK_DISABLED); the next run sweeps"
                 return
@@ -290,7 +260,7 @@ class ContainersLauncher:
         try:
             client = docker_client(API_TIMEOUT)
             try:
-                self._prepare(client)
+                self._prepare(client, ctx.reuse)
                 self._ensure_image(client, image, backend, ctx, image_hint)
             finally:
                 client.close()
@@ -310,6 +280,9 @@ class ContainersLauncher:
             LABEL_OWNER_PID: str(os.getpid()),
             LABEL_OWNER_HOST: socket.gethostname(),
         }
+        marker = str(ctx.keep_marker) if ctx.keep_marker is not None else None
+        if marker is not None and not _reaper_running():
+            labels[LABEL_KEEPER] = marker
         container = recipe.make(image, password, labels)
         # testcontainers publishes on every interface and has no option for the address;
         # its `ports` mapping goes to the Docker SDK as is, which takes (address, port).
@@ -334,60 +307,37 @@ class ContainersLauncher:
             ctx.progress(
                 f"harness: removed {len(self._swept)} leftover container(s) of dead test runs"
             )
+        keep = None
+        if LABEL_KEEPER in labels:
+
+            def keep(path: Path) -> dict[str, str]:
+                # Nothing to hand over: the label already names the marker. The run that
+                # keeps it no longer calls `stop`; the sweep removes it once the marker goes.
+                return _containers_keep.keep_data(container, backend.name, image, str(path))
+
         return Server(
             url=recipe.url(port, password),
             launcher=self.name,
             description=f"container {image} {short_id}, {LOOPBACK}:{port}; {self._reaper}",
             stop=_stopper(container),
+            keep=keep,
         )
 
+    def kept_problem(self, data: dict[str, str], ctx: LaunchContext) -> str | None:
+        """Why the kept container *data* names cannot serve this run (see `_containers_keep`)."""
+        backend = data.get("backend", "")
+        image = ctx.options.get("image") or DEFAULT_IMAGES.get(backend, "")
+        return _containers_keep.kept_problem(data, image)
 
-def _published_port(container: Any, port: int) -> int:
-    """The host port that *port* of the started *container* is published on, on LOOPBACK."""
-    # Ask the engine, not testcontainers' connection-mode logic: that may answer with a
-    # bridge address or the unmapped port when it believes it runs inside a container.
-    api = container.get_docker_client().client.api
-    for mapping in api.port(container.get_container_id(), port) or ():
-        if mapping.get("HostIp") == LOOPBACK:
-            return int(mapping["HostPort"])
-    raise ServerError(f"port {port} of the container is not published on {LOOPBACK}")
+    discard = staticmethod(_containers_keep.discard)
 
 
-def _log_tail(container: Any, lines: int = 15) -> str:
-    """The end of a failed container's log, indented, to quote in an error ("" if none)."""
-    try:
-        raw = container.get_wrapped_container().logs(tail=lines)
-    except Exception:
-        return ""
-    text = raw.decode("utf-8", "replace").rstrip()
-    if not text:
-        return ""
-    return "\nThe container's last log lines:\n" + "\n".join(
-        f"    {line}" for line in text.splitlines()
-    )
+def _reaper_running() -> bool:
+    """True if testcontainers' reaper runs for this process: it would remove a kept container."""
+    from testcontainers.core.config import testcontainers_config
+    from testcontainers.core.container import Reaper
 
-
-def _stopper(container: Any) -> Callable[[], None]:
-    """`Server.stop` for *container*: remove it (and its volumes); a second call is a no-op."""
-    done = threading.Event()
-
-    def stop() -> None:
-        if done.is_set():
-            return
-        done.set()
-        errors = _docker_module("docker.errors")
-
-        try:
-            container.stop()  # testcontainers' stop removes the container, forcibly
-        except errors.NotFound:
-            # Already gone (the reaper, or someone with `docker rm`); testcontainers
-            # skipped closing its client on the way out, so close it here.
-            with contextlib.suppress(Exception):
-                container.get_docker_client().client.close()
-        except errors.DockerException as exc:
-            raise ServerError(f"could not remove the container: {_short(exc)}") from None
-
-    return stop
+    return not testcontainers_config.ryuk_disabled and Reaper._instance is not None
 
 
 def register(registry: Registry) -> None:

@@ -16,6 +16,7 @@ the run that started it: at the end a run drops only its own database and releas
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -148,12 +149,12 @@ def _embedded(
     )
 
 
-def _kept_problem(registry: Registry, record: kept.Record) -> str | None:
+def _kept_problem(registry: Registry, record: kept.Record, ctx: LaunchContext) -> str | None:
     """Why the kept server of *record* cannot serve this run, or None."""
     launcher = registry.launcher(record.launcher, record.backend)
     if launcher is None or getattr(launcher, "kept_problem", None) is None:
         return f"was kept by the launcher {record.launcher!r}, which is not available"
-    problem: str | None = launcher.kept_problem(record.data)  # type: ignore[attr-defined]
+    problem: str | None = launcher.kept_problem(record.data, ctx)  # type: ignore[attr-defined]
     return problem
 
 
@@ -191,7 +192,7 @@ def _on_server(
         lock.release()
         return provision(run.registry, backend, launcher_name, ctx)
     if record is not None:
-        problem = _kept_problem(run.registry, record)
+        problem = _kept_problem(run.registry, record, ctx)
         if problem is not None:
             run.progress(f"harness: {backend.name}: the kept server {problem}: starting a new one")
             discard(run.registry, directory, record)
@@ -321,8 +322,18 @@ def _start_and_keep(
     started: float,
 ) -> Provisioned:
     """Start a server, build the template on it, and keep both for the next run."""
-    launcher, server = start_server(run.registry, backend, run.config.launcher, ctx)
+    # The marker exists before the server does: a container carries it as a label.
+    marker = directory / f"marker-{secrets.token_hex(4)}"
+    marker.touch(mode=0o600)
+    try:
+        launcher, server = start_server(
+            run.registry, backend, run.config.launcher, dataclasses.replace(ctx, keep_marker=marker)
+        )
+    except BaseException:
+        marker.unlink(missing_ok=True)
+        raise
     if server.keep is None:
+        marker.unlink(missing_ok=True)
         run.progress(
             f"harness: {backend.name}: the {launcher.name} launcher cannot keep a server: "
             "nothing is kept for this backend"
@@ -339,11 +350,10 @@ def _start_and_keep(
             # Not kept: the run's own (empty) database is migrated by db_engine, which fails
             # that backend's tests with this error as without --harness-reuse.
             run.progress(f"harness: {backend.name}: the template was not kept: {exc}")
+            marker.unlink(missing_ok=True)
             lock.release()
             return result
         now = fingerprint(run, template_url, result.version)
-        marker = directory / f"marker-{secrets.token_hex(4)}"
-        marker.touch(mode=0o600)
         data = server.keep(marker)
         record = kept.Record(
             backend=backend.name,
@@ -356,6 +366,7 @@ def _start_and_keep(
         )
         kept.write(directory, record)
     except BaseException:
+        marker.unlink(missing_ok=True)
         server.stop()
         raise
     kept_server = _kept_server(record, server.url, lock)

@@ -95,6 +95,7 @@ class HarnessRun:
             options=self.config.options_for(backend),
             progress=self.progress,
             run_id=self.run_id,
+            reuse=self.config.reuse,
         )
 
     def _provision_one(self, name: str) -> Provisioned:
