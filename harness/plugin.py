@@ -345,12 +345,18 @@ def _uses_backend(fixturedef: FixtureDef[object], info: object) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The items one test function's parametrization makes share its fixture info: their
+    # fixtures are pinned once, not once per item (thousands of items in a large suite).
+    pinned: set[int] = set()
     for item in items:
         if BACKEND_FIXTURE in getattr(item, "fixturenames", ()):
             # A bad mode is one line, before any test; db_session reads the stash.
             item.stash[isolation_marker.ISOLATION_KEY] = isolation_marker.isolation_of(item)
             _pin_loop_scope(item)
-            _pin_fixture_loop_scopes(item)
+            info = getattr(item, "_fixtureinfo", None)
+            if id(info) not in pinned:
+                pinned.add(id(info))
+                _pin_fixture_loop_scopes(item)
 
 
 def backend_of(item: pytest.Item) -> str | None:
