@@ -17,6 +17,7 @@ Prints the medians; "warm - alone" is what a reused run costs over pytest itself
 kept is dropped at the end. Timings are never asserted anywhere.
 
 Usage: python benchmarks/reuse.py [--runs 5] [--backends postgresql,mysql]
+       [--launcher local|containers]
 """
 
 from __future__ import annotations
@@ -128,8 +129,10 @@ def wall_env(project: Path, env: dict[str, str], *args: str) -> float:
     return time.perf_counter() - started
 
 
-def measure(project: Path, alone: Path, backend: str, runs: int, url: str) -> dict[str, float]:
-    chosen = f"--harness-backends={backend}"
+def measure(
+    project: Path, alone: Path, backend: str, runs: int, url: str, launcher: str
+) -> dict[str, float]:
+    chosen = f"--harness-backends={backend}", f"--harness-launcher={launcher}"
     kinds = ("cold", "cold+flag", "warm", "url", "hand", "alone")
     times: dict[str, list[float]] = {k: [] for k in kinds}
     hand = alone.parent / "hand"
@@ -138,12 +141,17 @@ def measure(project: Path, alone: Path, backend: str, runs: int, url: str) -> di
     hand_url = make_url(url).set(database="bench_hand").render_as_string(hide_password=False)
     drop(project)
     for _ in range(runs):
-        times["cold"].append(wall(project, chosen))
-        times["cold+flag"].append(wall(project, chosen, "--harness-reuse"))
-        times["warm"].append(wall(project, chosen, "--harness-reuse"))
+        times["cold"].append(wall(project, *chosen))
+        times["cold+flag"].append(wall(project, *chosen, "--harness-reuse"))
+        times["warm"].append(wall(project, *chosen, "--harness-reuse"))
         drop(project)
         times["url"].append(
-            wall(project, chosen, "--harness-launcher=external", f"--harness-url={backend}={url}")
+            wall(
+                project,
+                chosen[0],
+                "--harness-launcher=external",
+                f"--harness-url={backend}={url}",
+            )
         )
         times["hand"].append(wall_env(hand, {"BENCH_URL": hand_url}, "-p", "no:harness"))
         times["alone"].append(wall(alone, "-p", "no:harness"))
@@ -154,6 +162,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backends", default="postgresql,mysql")
+    parser.add_argument(
+        "--launcher",
+        default="local",
+        help="the launcher of the cold and warm runs: local, or containers (under "
+        "scripts/docker-lane --command, which sets the images); the url and hand-written "
+        "columns use a local server either way",
+    )
     args = parser.parse_args()
     from harness.builtins import default_registry
     from harness.launchers.base import LaunchContext
@@ -179,11 +194,14 @@ def main() -> None:
             try:
                 url = server.url.render_as_string(hide_password=False)
                 _create_database(server.url, "bench_hand")
-                results[backend] = measure(project, alone, backend, args.runs, url)
+                results[backend] = measure(project, alone, backend, args.runs, url, args.launcher)
             finally:
                 server.stop()
                 drop(project)
-    print(f"one test using db_session; median wall time of {args.runs} runs (s)")
+    print(
+        f"one test using db_session; median wall time of {args.runs} runs (s); "
+        f"cold and warm via the {args.launcher} launcher"
+    )
     header = ("cold", "cold+flag", "warm", "url", "hand", "alone")
     print(
         f"{'backend':<12}"
