@@ -10,7 +10,12 @@ import pytest
 # Imported here, before any in-process pytester run: pytester drops the modules an inner run
 # imported when it ends, and a second inner run would then mix a fresh SQLAlchemy with the
 # engines and event classes the harness kept from the first ("No such event 'commit'"). Seen
-# when a folder that imports no SQLAlchemy itself (tests/plugin) runs alone.
+# when a folder that imports no SQLAlchemy itself (tests/plugin) runs alone. The dialects
+# too: one imported again registers its SQL functions again, which SQLAlchemy warns about
+# ("The GenericFunction '_regconfig_fn' is already registered"), an error in this suite.
+import sqlalchemy.dialects.mysql
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
 import sqlalchemy.ext.asyncio  # noqa: F401
 
 from tests.projects import APP

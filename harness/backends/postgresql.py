@@ -53,6 +53,12 @@ class PostgreSQLBackend:
 
         await admin.execute(text(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(template)}"))
 
+    async def rename_database(self, admin: AsyncConnection, old: str, new: str) -> None:
+        """Rename *old* (no one may be connected to it) to *new*: a spare copy taken."""
+        from sqlalchemy import text
+
+        await admin.execute(text(f"ALTER DATABASE {_quote(old)} RENAME TO {_quote(new)}"))
+
     async def server_version(self, conn: AsyncConnection) -> str:
         from sqlalchemy import text
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import weakref
 from collections.abc import Iterator
 
 from sqlalchemy import event
@@ -38,6 +39,14 @@ class _Watch:
 
 _active: _Watch | None = None
 _listening = False
+#: the harness's own engines (admin work in the background, such as copying a spare
+#: database while the tests run): never the code under test, never refused
+_own: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def exempt(engine: Engine) -> None:
+    """Never refuse *engine*'s connections: it is the harness's own, not the app's."""
+    _own.add(engine)
 
 
 def _where(url: URL) -> tuple[object, ...]:
@@ -46,7 +55,7 @@ def _where(url: URL) -> tuple[object, ...]:
 
 def _on_connect(conn: Connection) -> None:
     watch = _active
-    if watch is None:
+    if watch is None or conn.engine in _own:
         return
     url = conn.engine.url
     if _where(url) == watch.allowed:

@@ -96,6 +96,8 @@ class Record:
     template: str = ""
     #: what the launcher needs to find the server again (`Server.keep`'s return)
     data: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: a finished copy of the current template for the next run to take (`harness.run.spare`)
+    spare: str = ""
 
     @property
     def version(self) -> str:

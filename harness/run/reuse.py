@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError, ServerError
 from harness.launchers.base import Server
-from harness.run import kept
+from harness.run import kept, spare
 from harness.run.fingerprint import fingerprint, why_stale
 from harness.run.provision import Provisioned, provision, provision_on, start_server
 
@@ -249,10 +249,13 @@ def _reattach(
     found: dict[str, str | None] = {}
 
     async def warm(conn: AsyncConnection) -> bool | None:
-        # One trip for the usual case: the version, and the copy if the template is current.
+        # One trip for the usual case: the version, and the copy if the template is current
+        # (the spare an earlier run made from it, if there is one: a rename, not a copy).
         now["server"] = await backend.server_version(conn)
         found["stale"] = stale = why_stale(record.fingerprint, now)
-        return None if stale else await make(conn)
+        if stale:
+            return None
+        return await spare.take(backend, conn, record, database) or await make(conn)
 
     try:
         migrated = _run(lambda: _with_admin(server_url, warm))
@@ -264,7 +267,7 @@ def _reattach(
     if migrated is None:
         stale = found["stale"]
         run.progress(f"harness: {backend.name}: {stale}: rebuilding the kept template")
-        record.fingerprint = {}
+        record.fingerprint, record.spare = {}, ""
         kept.write(directory, record)  # a rebuild cut short leaves no template taken as current
         try:
             migrated = _build_template(run, backend, server_url, template_url, database)
@@ -279,6 +282,8 @@ def _reattach(
             record.fingerprint = now
             kept.write(directory, record)
             obtained = f"reused server, template rebuilt: {stale}"
+    if migrated:
+        spare.prepare(run, backend, server_url, directory, record, TEMPLATE)
     return Provisioned(
         backend=backend,
         url=backend.database_url(server_url, database),
@@ -369,6 +374,8 @@ def _start_and_keep(
         marker.unlink(missing_ok=True)
         server.stop()
         raise
+    if migrated:
+        spare.prepare(run, backend, server.url, directory, record, TEMPLATE)
     kept_server = _kept_server(record, server.url, lock)
     kept_server.died = server.died
     result.server = kept_server

@@ -7,6 +7,7 @@ Whatever a test kept is dropped at its end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 from harness.builtins import default_registry
 from harness.launchers._local_process import service_account
 from harness.launchers._local_state import read_state, servers_root
-from harness.run import kept
+from harness.run import kept, spare
 from harness.run.reuse import drop_kept
 from tests.run.test_xdist import gone, local_or_skip, wait_for
 
@@ -148,6 +149,40 @@ def test_the_second_run_reuses_the_kept_server_and_template(
         directory, pid = kept_server(reusing, backend)
         assert not gone(pid)
         assert directory.name.split("-")[1] == str(one["pid"])
+
+
+def test_each_run_leaves_a_spare_copy_that_the_next_takes(
+    reusing: pytest.Pytester, record: Path, tmp_path: Path
+) -> None:
+    local_or_skip("postgresql", tmp_path)
+    for _ in range(3):
+        result = run(reusing, "postgresql", "--harness-reuse")
+        result.assert_outcomes(passed=1)
+        found = kept.read(kept.key_dir("postgresql", reusing.path, create=False))
+        assert found is not None
+        # Made while the tests ran, finished before the run let go of the server.
+        assert found.spare == spare.SPARE
+        assert spare.SPARE in _databases(found.url)
+    runs = rows(record)
+    assert [r["columns"] for r in runs] == [["id", "name"]] * 3
+    assert len({r["database"] for r in runs}) == 3  # each its own, the spare renamed
+    assert not {r["database"] for r in runs} & set(_databases(found.url))
+
+
+def _databases(url: str) -> list[str]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def names() -> list[str]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                result = await conn.execute(text("SELECT datname FROM pg_database"))
+                return [str(name) for name in result.scalars()]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(names())
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
