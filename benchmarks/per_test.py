@@ -201,6 +201,9 @@ def measure_slopes(
 
 
 def main() -> int:
+    # As users run: Python caches bytecode (and pytest its rewritten modules) between runs.
+    # A machine that sets PYTHONDONTWRITEBYTECODE would compile every module on every run.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backends", default="sqlite,postgresql,mysql")
     parser.add_argument("--small", type=int, default=50)

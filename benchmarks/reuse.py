@@ -23,6 +23,7 @@ Usage: python benchmarks/reuse.py [--runs 5] [--backends postgresql,mysql]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -116,8 +117,6 @@ async def test_one(session):
 
 
 def wall_env(project: Path, env: dict[str, str], *args: str) -> float:
-    import os
-
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
@@ -159,6 +158,9 @@ def measure(
 
 
 def main() -> None:
+    # As users run: Python caches bytecode (and pytest its rewritten modules) between runs.
+    # A machine that sets PYTHONDONTWRITEBYTECODE would compile every module on every run.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backends", default="postgresql,mysql")

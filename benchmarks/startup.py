@@ -10,6 +10,7 @@ Usage: python benchmarks/startup.py [--runs 9]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,9 @@ def run_once(project: Path, *extra: str) -> tuple[float, str]:
 
 
 def main() -> None:
+    # As users run: Python caches bytecode (and pytest its rewritten modules) between runs.
+    # A machine that sets PYTHONDONTWRITEBYTECODE would compile every module on every run.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()

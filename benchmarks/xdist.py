@@ -137,6 +137,9 @@ def parallel_efficiency(loops: int = 10_000_000) -> float:
 
 
 def main() -> int:
+    # As users run: Python caches bytecode (and pytest its rewritten modules) between runs.
+    # A machine that sets PYTHONDONTWRITEBYTECODE would compile every module on every run.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="all")
     parser.add_argument("--launcher", default="local")
