@@ -3,7 +3,9 @@
 Generates a project of N tests (default 2,000), each adding a row through ``db_session``,
 flushing and counting, and runs it whole in a fresh pytest per (backend, -n). Prints the wall
 time of each run, the servers it started (the distinct servers its tests saw, from every
-worker) and the speed-up of -n 2 over -n 0. With --repeat, the fastest of the runs counts:
+worker), the CPU time of the whole process tree and how many cores it kept busy on average
+(CPU / wall: near the core count, the run is CPU-bound and more workers cannot help), and
+the speed-up of -n 2 over -n 0. With --repeat, the fastest of the runs counts:
 whatever else the machine runs only ever adds time. The target on a 2-core machine: -n 2 at
 least 1.5 x faster than -n 0. Timings are never asserted anywhere.
 
@@ -93,8 +95,9 @@ def make_project(directory: Path, tests: int, files: int = 20) -> None:
 
 def run_once(
     directory: Path, backend: str, workers: int, launcher: str
-) -> tuple[float, int, int, str]:
-    """Run the suite once; return (wall seconds, passed, servers seen, last output line)."""
+) -> tuple[float, int, int, str, float]:
+    """Run the suite once; return (wall seconds, passed, servers seen, last output line,
+    CPU seconds of the process tree: pytest, its workers and the servers it started)."""
     servers_file = directory / "servers.jsonl"
     servers_file.write_text("")
     env = dict(os.environ, BENCH_SERVERS=str(servers_file))
@@ -105,12 +108,19 @@ def run_once(
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers)]
     argv += [f"--harness-backends={backend}", f"--harness-launcher={launcher}"]
     started = time.perf_counter()
-    result = subprocess.run(argv, cwd=directory, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    last = (result.stdout.strip().splitlines() or [""])[-1]
+    with tempfile.TemporaryFile("w+") as out:
+        process = subprocess.Popen(argv, cwd=directory, env=env, stdout=out, stderr=out)
+        # wait4 for the CPU time: waited-for descendants count too (workers, servers)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        stdout = out.read()
+    cpu = usage.ru_utime + usage.ru_stime
+    last = (stdout.strip().splitlines() or [""])[-1]
     passed = int(last.split(" passed")[0].split()[-1]) if " passed" in last else 0
     seen = {tuple(json.loads(line)) for line in servers_file.read_text().splitlines()}
-    return wall, passed, len({server for _, server in seen}), last
+    return wall, passed, len({server for _, server in seen}), last, cpu
 
 
 def _burn(loops: int) -> float:
@@ -155,7 +165,10 @@ def main() -> int:
         f"{args.tests} DB-bound tests per run, launcher {args.launcher}, {os.cpu_count()} cores; "
         f"two processes get {parallel_efficiency():.2f}x the CPU work of one done"
     )
-    print(f"{'backend':<11} {'-n':>3} {'wall s':>8} {'passed':>7} {'servers':>8}")
+    print(
+        f"{'backend':<11} {'-n':>3} {'wall s':>8} {'passed':>7} {'servers':>8} {'CPU s':>7}"
+        f" {'cores busy':>10}"
+    )
     failed = False
     with tempfile.TemporaryDirectory(prefix="harness-bench-xdist-") as tmp:
         directory = Path(tmp)
@@ -166,10 +179,14 @@ def main() -> int:
                 results = [
                     run_once(directory, backend, workers, args.launcher) for _ in range(args.repeat)
                 ]
-                wall = min(r[0] for r in results)
-                _, passed, servers, last = results[-1]
+                fastest = min(results, key=lambda r: r[0])
+                wall, cpu = fastest[0], fastest[4]
+                _, passed, servers, last, _ = results[-1]
                 walls[workers] = wall
-                print(f"{backend:<11} {workers:>3} {wall:>8.2f} {passed:>7} {servers:>8}")
+                print(
+                    f"{backend:<11} {workers:>3} {wall:>8.2f} {passed:>7} {servers:>8} "
+                    f"{cpu:>7.2f} {cpu / wall:>10.2f}"
+                )
                 if passed != args.tests:
                     failed = True
                     print(f"    unexpected result: {last}")
