@@ -165,7 +165,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"harness: {exc}") from None
     workerinput = getattr(config, "workerinput", None)
     if harness_config.reuse_drop and workerinput is None:
-        from harness.run.reuse import drop_kept
+        from harness.run.drop import drop_kept
 
         config.stash[DROPPED_KEY] = drop_kept(registry, config.rootpath)
     if workerinput is not None:

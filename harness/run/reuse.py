@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import HarnessError, ServerError
 from harness.launchers.base import Server
 from harness.run import kept, spare
+from harness.run.drop import discard
 from harness.run.fingerprint import fingerprint, why_stale
 from harness.run.provision import Provisioned, provision, provision_on, start_server
 
@@ -156,16 +157,6 @@ def _kept_problem(registry: Registry, record: kept.Record, ctx: LaunchContext) -
         return f"was kept by the launcher {record.launcher!r}, which is not available"
     problem: str | None = launcher.kept_problem(record.data, ctx)  # type: ignore[attr-defined]
     return problem
-
-
-def discard(registry: Registry, directory: Path, record: kept.Record | None) -> None:
-    """Stop the server kept in *directory* (if any) and forget it and its template."""
-    if record is not None and record.launcher:
-        launcher = registry.launcher(record.launcher, record.backend)
-        stop = getattr(launcher, "discard", None)
-        if stop is not None:
-            stop(record.data)
-    kept.forget(directory)
 
 
 def _on_server(
@@ -383,30 +374,3 @@ def _start_and_keep(
     result.obtained = STARTED
     result.ready_seconds = time.perf_counter() - started
     return result
-
-
-def drop_kept(registry: Registry, rootdir: Path) -> list[str]:
-    """Remove everything kept for the project at *rootdir*; one line per thing removed."""
-    lines = []
-    for directory in kept.project_dirs(rootdir):
-        backend = directory.name.rsplit("-", 1)[0]
-        lock = kept.Lock.take(directory)
-        if lock is None:
-            lines.append(f"harness: reuse: {backend}: in use by another run, left as it is")
-            continue
-        try:
-            record = kept.read(directory)
-            discard(registry, directory, record)
-            kept.remove(directory)
-        finally:
-            lock.release()
-        if record is None:
-            lines.append(f"harness: reuse: {backend}: removed an empty kept directory")
-        elif record.launcher:
-            lines.append(
-                f"harness: reuse: {backend}: removed the kept server ({record.description}) "
-                "and its template"
-            )
-        else:
-            lines.append(f"harness: reuse: {backend}: removed the kept template file")
-    return lines or ["harness: reuse: nothing was kept for this project"]

@@ -23,7 +23,7 @@ from harness.builtins import default_registry
 from harness.launchers._local_process import service_account
 from harness.launchers._local_state import read_state, servers_root
 from harness.run import kept, spare
-from harness.run.reuse import drop_kept
+from harness.run.drop import drop_kept
 from tests.run.test_xdist import gone, local_or_skip, wait_for
 
 #: a test that records the process it ran in and the database it used
