@@ -133,6 +133,9 @@ class HarnessRun:
         todo = [n for n in todo if n not in self.failures]
         if not todo:
             return
+        from harness.run.threads import preload
+
+        preload()
         with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="harness") as pool:
             futures = {name: pool.submit(self._provision_one, name) for name in todo}
         for name, future in futures.items():

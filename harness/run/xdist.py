@@ -71,6 +71,9 @@ class Controller:
         run.before_release.append(self._drop_worker_databases)
         self._key = secrets.token_bytes(32)
         self._directory = run.workdir
+        from harness.run.threads import preload
+
+        preload()
         self._thread = threading.Thread(target=self._prepare, name="harness-xdist", daemon=True)
         self._thread.start()
 
