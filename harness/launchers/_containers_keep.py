@@ -12,7 +12,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from harness.launchers._docker import API_TIMEOUT, LABEL_KEEPER, _short, docker_client
+from harness.launchers._docker import (
+    API_TIMEOUT,
+    LABEL_KEEPER,
+    _docker_module,
+    _short,
+    docker_client,
+)
 
 
 def keep_data(container: Any, backend: str, image: str, marker: str) -> dict[str, str]:
@@ -35,12 +41,13 @@ def kept_problem(data: dict[str, str], image: str) -> str | None:
         client = docker_client(API_TIMEOUT)
     except Exception as exc:  # the SDK raises DockerException, or requests' errors
         return f"cannot be checked (Docker is not reachable: {_short(exc)})"
+    errors = _docker_module("docker.errors")
     try:
         try:
             container = client.containers.get(data.get("container", ""))
-        except Exception as exc:
-            if type(exc).__name__ == "NotFound":
-                return "is gone (its container was removed)"
+        except errors.NotFound:
+            return "is gone (its container was removed)"
+        except Exception as exc:  # the SDK's DockerException, or requests' errors
             return f"cannot be checked ({_short(exc)})"
         if container.status != "running":
             return f"is no longer running (its container is {container.status})"

@@ -60,8 +60,9 @@ def prepare(
     from harness.run.clone import copy_template
     from harness.run.provision import _run, _with_admin
 
-    record.spare = ""  # taken, or copied from an older template: none until this copy ends
-    kept.write(directory, record)
+    if record.spare:  # taken, or copied from an older template: none until this copy ends
+        record.spare = ""
+        kept.write(directory, record)
 
     def copy() -> None:
         try:
