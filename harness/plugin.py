@@ -159,6 +159,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     run = HarnessRun(harness_config, registry, progress=progress, rootdir=config.rootpath)
     config.stash[RUN_KEY] = run
+
+    # pytest_unconfigure closes it and says its problems; this runs even when a Ctrl-C in
+    # another plugin's pytest_unconfigure kept that hook from running (closing twice is a no-op).
+    def close_again() -> None:
+        run.close()
+
+    config.add_cleanup(close_again)
     try:
         run.export_placeholder_url()
     except HarnessError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -225,19 +226,28 @@ class HarnessRun:
             else:
                 os.environ[env_name] = old
         self._saved_env.clear()
-        problems: list[str] = []
-        for step in self.before_release:
-            problems.extend(step())
-        self.before_release.clear()
+        steps = list(self.before_release)
         if self.provisioned:
             from harness.run.provision import release
 
-            for provisioned in reversed(list(self.provisioned.values())):
-                problems.extend(release(provisioned))
+            steps += [
+                functools.partial(release, provisioned)
+                for provisioned in reversed(list(self.provisioned.values()))
+            ]
+        self.before_release.clear()
         self.provisioned.clear()
+        problems: list[str] = []
+        interrupted: BaseException | None = None
+        for step in steps:
+            try:
+                problems.extend(step())
+            except BaseException as exc:  # Ctrl-C while closing: the rest is released still
+                interrupted = interrupted or exc
         if self._workdir is not None:
             workdir.remove_run_dir(self._workdir)
             self._workdir = None
+        if interrupted is not None:
+            raise interrupted
         return problems
 
 
