@@ -234,15 +234,15 @@ class HarnessRun:
                 functools.partial(release, provisioned)
                 for provisioned in reversed(list(self.provisioned.values()))
             ]
-        self.before_release.clear()
-        self.provisioned.clear()
         problems: list[str] = []
         interrupted: BaseException | None = None
-        for step in steps:
+        for step in steps:  # the steps before release read what is provisioned: cleared after
             try:
                 problems.extend(step())
             except BaseException as exc:  # Ctrl-C while closing: the rest is released still
                 interrupted = interrupted or exc
+        self.before_release.clear()
+        self.provisioned.clear()
         if self._workdir is not None:
             workdir.remove_run_dir(self._workdir)
             self._workdir = None
