@@ -12,8 +12,17 @@ from harness.run import workdir
 KILLS_ITS_SERVER = """
 import os
 import signal
+import time
 
 from sqlalchemy import text
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
 
 
 async def test_1_kills_the_server(db_session, db_backend):
@@ -22,10 +31,18 @@ async def test_1_kills_the_server(db_session, db_backend):
     if db_backend.name == "postgresql":
         data = (await db_session.execute(text("SHOW data_directory"))).scalar_one()
         pid_file = os.path.join(data, "postmaster.pid")
+        # A PostgreSQL backend outlives its postmaster until it notices: wait for this
+        # test's own, so that the death is whole before the next test, as after a real one.
+        pids = [(await db_session.execute(text("SELECT pg_backend_pid()"))).scalar_one()]
     else:
         pid_file = (await db_session.execute(text("SELECT @@pid_file"))).scalar_one()
+        pids = []
     with open(pid_file) as f:
-        os.kill(int(f.readline()), signal.SIGKILL)
+        pids.append(int(f.readline()))
+    os.kill(pids[-1], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 async def test_2_after(db_session):
