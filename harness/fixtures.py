@@ -66,7 +66,7 @@ async def db_engine(
     """
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from harness.isolation import guard
+    from harness.isolation import guard, turns
     from harness.isolation.timeouts import connect_args
     from harness.migrations.runner import MigrationError, migrate
     from harness.run.template import schema_source
@@ -82,6 +82,7 @@ async def db_engine(
     )
     provisioned.backend.prepare_engine(engine)
     guard.watch(engine, getattr(provisioned.backend, "implicit_commit", None))
+    turns.watch(engine)
     run.export_url(db_backend.name)
     try:
         alembic_ini, metadata = schema_source(run)
@@ -121,7 +122,7 @@ async def db_session(
     test runs, every AsyncSession the app makes on an engine of its own joins that same
     transaction (see `harness.wiring.redirect`).
     """
-    from harness.isolation import guard
+    from harness.isolation import guard, turns
     from harness.isolation.elsewhere import refused_elsewhere
     from harness.isolation.transactions import rolled_back_session
     from harness.queries.recorder import QueryRecorder, listen_on
@@ -152,6 +153,8 @@ async def db_session(
         async with db_engine.connect() as conn:
             guard.arm(conn)
             async with rolled_back_session(conn) as session, contextlib.AsyncExitStack() as stack:
+                turns.arm(conn, request.node.nodeid, session)
+                stack.callback(turns.disarm, conn)
                 watch = stack.enter_context(refused_elsewhere(request.node.nodeid, db_engine.url))
                 stack.enter_context(redirected(conn, redirections))
                 stack.enter_context(testclient_on(asyncio.get_running_loop()))
