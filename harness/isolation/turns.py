@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import warnings
 from typing import Any
 
 import pytest
@@ -71,10 +72,10 @@ class Turns:
         mine = set()
         held = _HELD.get()
         while held is not None:
-            mine.add(id(held))
+            mine.add(held)
             held = held.parent
         for hold in reversed(self.holds):
-            if hold.ambient or hold.task is task or id(hold) in mine:
+            if hold.ambient or hold.task is task or hold in mine:
                 continue
             if hold.task is None or hold.task.done():
                 continue
@@ -184,7 +185,5 @@ def disarm(conn: AsyncConnection) -> None:
     if turns is None:
         return
     turns.close()
-    import warnings
-
     for line in turns.waited_out:
         warnings.warn(TurnWarning(f"harness: {turns.nodeid}: {line}"), stacklevel=1)

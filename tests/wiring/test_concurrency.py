@@ -126,12 +126,10 @@ def test_requests_sent_together_each_get_their_own_transaction(shape: Shape) -> 
             assert (await client.get("/count")).json() == 0
         """,
     )
-    result = shape.run("-p", "no:randomly", "--durations=0", "-vv")
+    result = shape.run("-p", "no:randomly", "-vv")
+    # None of them waited out its turn: that warns, and the project's ini makes warnings errors.
     result.assert_outcomes(passed=5)
-    # None of them waited out its turn (a wait that runs out takes a second and warns).
     assert "TurnWarning" not in result.stdout.str()
-    slow = [line for line in result.outlines if line.split("s ", 1)[0].replace(".", "").isdigit()]
-    assert all(float(line.split("s ", 1)[0]) < 1.0 for line in slow), slow
 
 
 def test_a_transaction_that_waits_for_an_older_tasks_is_named_and_goes_on(shape: Shape) -> None:
