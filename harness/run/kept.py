@@ -98,6 +98,9 @@ class Record:
     data: dict[str, str] = dataclasses.field(default_factory=dict)
     #: a finished copy of the current template for the next run to take (`harness.run.spare`)
     spare: str = ""
+    #: the databases earlier runs used on the kept server, for the next run to drop while
+    #: its tests run (a run leaves its own rather than drop it on the way out)
+    leftover: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def version(self) -> str:

@@ -40,6 +40,9 @@ class Provisioned:
     migrated: bool = False
     #: how the database was obtained, for the report ("" when this process started it)
     obtained: str = ""
+    #: set on a kept server (``--harness-reuse``): given the run's database at the end
+    #: instead of dropping it there, for the next run to drop in the background
+    leave: Callable[[str], None] | None = None
 
     @property
     def masked_url(self) -> str:
@@ -223,23 +226,39 @@ def release(provisioned: Provisioned) -> list[str]:
     """Drop this run's database and stop the server; return problems instead of raising."""
     problems = []
     server = provisioned.server
+    database = provisioned.database
     # A server the harness owns is removed whole by stop(): dropping first is a wasted trip.
-    if server is not None and not server.owned and provisioned.database is not None:
-        database = provisioned.database
-
-        async def drop(conn: AsyncConnection) -> None:
-            await provisioned.backend.drop_database(conn, database)
-
-        try:
-            _run(lambda: _with_admin(server.url, drop))
-        except Exception as exc:
-            problems.append(
-                f"{provisioned.backend.name}: could not drop database {database!r}: "
-                f"{describe_error(exc, server.url)}"
-            )
+    # On a kept one the run's database is left for the next run to drop, if it can be.
+    if server is not None and not server.owned and database is not None:
+        problems += [] if _leave(provisioned, database) else _drop(provisioned, server, database)
     if server is not None:
         try:
             server.stop()
         except Exception as exc:
             problems.append(f"{provisioned.backend.name}: could not stop the server: {exc}")
     return problems
+
+
+def _leave(provisioned: Provisioned, database: str) -> bool:
+    """Hand *database* to the kept server's next run, if this one has a kept server."""
+    if provisioned.leave is None:
+        return False
+    try:
+        provisioned.leave(database)
+    except OSError:  # the record could not be written: dropped here after all
+        return False
+    return True
+
+
+def _drop(provisioned: Provisioned, server: Server, database: str) -> list[str]:
+    async def drop(conn: AsyncConnection) -> None:
+        await provisioned.backend.drop_database(conn, database)
+
+    try:
+        _run(lambda: _with_admin(server.url, drop))
+    except Exception as exc:
+        return [
+            f"{provisioned.backend.name}: could not drop database {database!r}: "
+            f"{describe_error(exc, server.url)}"
+        ]
+    return []

@@ -11,12 +11,14 @@ server, and says why; a server that died or whose binaries changed is replaced.
 
 What is kept is used by one run at a time (`kept.Lock`, held for the whole run): a second
 run at the same time gets a server of its own, removed at its end. The kept server outlives
-the run that started it: at the end a run drops only its own database and releases the lock.
+the run that started it: at the end a run leaves its own database for the next run to drop
+(`spare.leave`) and releases the lock.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 import threading
 import time
@@ -273,8 +275,7 @@ def _reattach(
             record.fingerprint = now
             kept.write(directory, record)
             obtained = f"reused server, template rebuilt: {stale}"
-    if migrated:
-        spare.prepare(run, backend, server_url, directory, record, TEMPLATE)
+    spare.prepare(run, backend, server_url, directory, record, TEMPLATE if migrated else None)
     return Provisioned(
         backend=backend,
         url=backend.database_url(server_url, database),
@@ -286,6 +287,7 @@ def _reattach(
         ready_seconds=time.perf_counter() - started,
         migrated=migrated,
         obtained=obtained,
+        leave=functools.partial(spare.leave, directory, record),
     )
 
 
@@ -365,8 +367,8 @@ def _start_and_keep(
         marker.unlink(missing_ok=True)
         server.stop()
         raise
-    if migrated:
-        spare.prepare(run, backend, server.url, directory, record, TEMPLATE)
+    spare.prepare(run, backend, server.url, directory, record, TEMPLATE if migrated else None)
+    result.leave = functools.partial(spare.leave, directory, record)
     kept_server = _kept_server(record, server.url, lock)
     kept_server.died = server.died
     result.server = kept_server

@@ -17,6 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# Imported here, before any pytester snapshot of sys.modules: pytester removes the modules a
+# test imported when it ends, and asyncpg's compiled protocol crashes the process (a
+# segfault in BaseProtocol.__init__) when it is imported a second time.
+import asyncpg  # noqa: F401
 import pytest
 
 from harness.builtins import default_registry
@@ -162,23 +166,41 @@ def test_each_run_leaves_a_spare_copy_that_the_next_takes(
         assert found is not None
         # Made while the tests ran, finished before the run let go of the server.
         assert found.spare == spare.SPARE
-        assert spare.SPARE in _databases(found.url)
+        assert spare.SPARE in _databases("postgresql", found.url)
     runs = rows(record)
     assert [r["columns"] for r in runs] == [["id", "name"]] * 3
     assert len({r["database"] for r in runs}) == 3  # each its own, the spare renamed
-    assert not {r["database"] for r in runs} & set(_databases(found.url))
 
 
-def _databases(url: str) -> list[str]:
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_each_run_leaves_its_database_for_the_next_to_drop(
+    reusing: pytest.Pytester, record: Path, tmp_path: Path, backend: str
+) -> None:
+    local_or_skip(backend, tmp_path)
+    for _ in range(3):
+        run(reusing, backend, "--harness-reuse").assert_outcomes(passed=1)
+        (used,) = (r["database"] for r in rows(record))
+        found = kept.read(kept.key_dir(backend, reusing.path, create=False))
+        assert found is not None
+        # Its own is named for the next run; the one the run before it left is gone.
+        assert found.leftover == [used]
+        assert [n for n in _databases(backend, found.url) if n.startswith("harness_")] == sorted(
+            {used, "harness_template"} | ({spare.SPARE} if backend == "postgresql" else set())
+        )
+
+
+def _databases(backend: str, url: str) -> list[str]:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
+
+    listing = "SELECT datname FROM pg_database" if backend == "postgresql" else "SHOW DATABASES"
 
     async def names() -> list[str]:
         engine = create_async_engine(url)
         try:
             async with engine.connect() as conn:
-                result = await conn.execute(text("SELECT datname FROM pg_database"))
-                return [str(name) for name in result.scalars()]
+                result = await conn.execute(text(listing))
+                return sorted(str(row[0]) for row in result.all())
         finally:
             await engine.dispose()
 
