@@ -10,11 +10,16 @@ start to exit) in five ways, N times each, per backend:
 - hand-written: the same test on a conftest.py of one's own (engine, outer transaction,
   savepoint session) against the already running server, ``-p no:harness``: what a run costs
   without the harness when a server is up anyway;
-- pytest alone: the same project, its test without database fixtures, ``-p no:harness``.
+- pytest alone: the same project, its test without database fixtures, ``-p no:harness``;
+- alone + imports: the same, its test module importing what the app's would anyway
+  (SQLAlchemy's asyncio extension and the driver), still without a database.
 
-Prints the medians; "warm - alone" is what a reused run costs over pytest itself, and
-"warm - hand" what it costs over the hand-written conftest on a running server. Everything
-kept is dropped at the end. Timings are never asserted anywhere.
+Each is timed twice: the whole run (start to exit, what a user waits for) and to the first
+test (start to the test body's first line, what the issue's target names). Prints the
+medians; "warm - alone" is what a reused run costs over pytest itself, "warm - imports" what
+it costs over pytest importing the same libraries (the server, the database and the harness),
+and "warm - hand" over the hand-written conftest on a running server. Everything kept is
+dropped at the end. Timings are never asserted anywhere.
 
 Usage: python benchmarks/reuse.py [--runs 5] [--backends postgresql,mysql]
        [--launcher local|containers]
@@ -48,29 +53,65 @@ items = Table(
 )
 """
 
+#: each test's first line notes the time (the wall clock: it is compared across processes)
+MARK = """
+import os
+import time
+
+
+def mark():
+    with open(os.environ["BENCH_MARK"], "w") as f:
+        f.write(repr(time.time()))
+"""
+
 TEST = """
+from mark import mark
 from sqlalchemy import insert
 
 
 async def test_one(db_session):
+    mark()
     await db_session.execute(insert(__import__("models").items).values(name="x"))
 """
 
 ALONE = """
+from mark import mark
+
+
 def test_one():
-    pass
+    mark()
 """
 
+#: the app's imports, without a database: SQLAlchemy's asyncio extension and the driver
+ALONE_IMPORTS = """
+import sqlalchemy.ext.asyncio
+import {driver}
+from mark import mark
 
-def wall(project: Path, *args: str) -> float:
-    started = time.perf_counter()
+
+def test_one():
+    mark()
+"""
+
+DRIVERS = {"postgresql": "asyncpg", "mysql": "aiomysql"}
+KINDS = ("cold", "cold+flag", "warm", "url", "hand", "alone", "imports")
+
+
+def wall(project: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """The whole run's wall time and the time to its test's first line (s)."""
+    noted = project / ".mark"
+    noted.unlink(missing_ok=True)
+    started = time.time()
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=project,
         check=True,
         capture_output=True,
+        env={**os.environ, **(env or {}), "BENCH_MARK": str(noted)},
     )
-    return time.perf_counter() - started
+    whole = time.time() - started
+    first = float(noted.read_text()) - started if noted.exists() else float("nan")
+    return whole, first
 
 
 def drop(project: Path) -> None:
@@ -106,35 +147,26 @@ async def session(engine):
 
 HAND_TEST = """
 import pytest
+from mark import mark
 from sqlalchemy import insert
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_one(session):
+    mark()
     await session.execute(insert(__import__("models").items).values(name="x"))
 """
 
 
-def wall_env(project: Path, env: dict[str, str], *args: str) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=project,
-        check=True,
-        capture_output=True,
-        env={**os.environ, **env},
-    )
-    return time.perf_counter() - started
-
-
 def measure(
     project: Path, alone: Path, backend: str, runs: int, url: str, launcher: str
-) -> dict[str, float]:
+) -> dict[str, tuple[float, float]]:
+    """Per kind of run, the medians of the whole run's and the first test's times."""
     chosen = f"--harness-backends={backend}", f"--harness-launcher={launcher}"
-    kinds = ("cold", "cold+flag", "warm", "url", "hand", "alone")
-    times: dict[str, list[float]] = {k: [] for k in kinds}
-    hand = alone.parent / "hand"
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
+    hand, imports = alone.parent / "hand", alone.parent / "imports"
+    (imports / "test_one.py").write_text(ALONE_IMPORTS.format(driver=DRIVERS[backend]))
     from sqlalchemy.engine import make_url
 
     hand_url = make_url(url).set(database="bench_hand").render_as_string(hide_password=False)
@@ -152,9 +184,13 @@ def measure(
                 f"--harness-url={backend}={url}",
             )
         )
-        times["hand"].append(wall_env(hand, {"BENCH_URL": hand_url}, "-p", "no:harness"))
+        times["hand"].append(wall(hand, "-p", "no:harness", env={"BENCH_URL": hand_url}))
         times["alone"].append(wall(alone, "-p", "no:harness"))
-    return {k: statistics.median(v) for k, v in times.items()}
+        times["imports"].append(wall(imports, "-p", "no:harness"))
+    return {
+        k: (statistics.median(w for w, _ in v), statistics.median(f for _, f in v))
+        for k, v in times.items()
+    }
 
 
 def main() -> None:
@@ -179,11 +215,12 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(prefix="harness-reuse-") as tmp:
         project, alone = Path(tmp) / "project", Path(tmp) / "alone"
-        hand = Path(tmp) / "hand"
-        for path, test in ((project, TEST), (alone, ALONE), (hand, HAND_TEST)):
+        hand, imports = Path(tmp) / "hand", Path(tmp) / "imports"
+        for path, test in ((project, TEST), (alone, ALONE), (hand, HAND_TEST), (imports, "")):
             path.mkdir()
             (path / "pytest.ini").write_text(INI if path == project else "[pytest]\n")
             (path / "models.py").write_text(MODELS)
+            (path / "mark.py").write_text(MARK)
             (path / "test_one.py").write_text(test)
         (hand / "conftest.py").write_text(HAND_CONFTEST)
         for backend in args.backends.split(","):
@@ -204,18 +241,20 @@ def main() -> None:
         f"one test using db_session; median wall time of {args.runs} runs (s); "
         f"cold and warm via the {args.launcher} launcher"
     )
-    header = ("cold", "cold+flag", "warm", "url", "hand", "alone")
-    print(
-        f"{'backend':<12}"
-        + "".join(f"{h:>11}" for h in header)
-        + f"{'warm-alone':>12}{'warm-hand':>11}"
-    )
-    for backend, row in results.items():
-        cells = "".join(f"{row[h]:>11.3f}" for h in header)
+    for title, at in (("whole run", 0), ("to the first test", 1)):
+        print(f"\n{title}")
         print(
-            f"{backend:<12}{cells}{row['warm'] - row['alone']:>+12.3f}"
-            f"{row['warm'] - row['hand']:>+11.3f}"
+            f"{'backend':<12}"
+            + "".join(f"{h:>10}" for h in KINDS)
+            + f"{'warm-alone':>12}{'warm-imports':>14}{'warm-hand':>11}"
         )
+        for backend, row in results.items():
+            cells = "".join(f"{row[h][at]:>10.3f}" for h in KINDS)
+            warm = row["warm"][at]
+            print(
+                f"{backend:<12}{cells}{warm - row['alone'][at]:>+12.3f}"
+                f"{warm - row['imports'][at]:>+14.3f}{warm - row['hand'][at]:>+11.3f}"
+            )
 
 
 def _create_database(url: object, name: str) -> None:
