@@ -1,7 +1,7 @@
 """Benchmark: what ``--harness-reuse`` saves at the start of a run, per server backend.
 
 A one-test project whose test uses ``db_session``, run as a whole pytest process (wall time,
-start to exit) in five ways, N times each, per backend:
+start to exit) in seven ways, N times each, per backend:
 
 - cold: without the flag (a server started and the database migrated, everything removed);
 - cold, flag: with the flag and nothing kept (the first run: it starts and keeps);
